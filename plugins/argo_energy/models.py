@@ -1,0 +1,104 @@
+"""Plain data passed between the three layers (hook -> pure functions -> warehouse).
+
+No I/O here and no Airflow import: these types are the contract every module codes against.
+All datetimes are timezone-aware UTC; ranges are half-open ``[start, end)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+# Reading value columns, in the order of the ``readings`` table (seed §3.5).
+READING_FIELDS: tuple[str, ...] = (
+    "energy_kwh",
+    "power_kw",
+    "voltage_v",
+    "current_a",
+    "power_factor",
+    "reactive_power_kvar",
+    "temperature_c",
+    "relative_humidity",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One 15-minute interval of one channel, already in warehouse units (kWh, kW, kvar...).
+
+    ``ts`` is the interval start in UTC. A value the API did not send is ``None``, never 0.
+    """
+
+    ts: datetime
+    energy_kwh: float | None = None
+    power_kw: float | None = None
+    voltage_v: float | None = None
+    current_a: float | None = None
+    power_factor: float | None = None
+    reactive_power_kvar: float | None = None
+    temperature_c: float | None = None
+    relative_humidity: float | None = None
+
+    def values(self) -> tuple[float | None, ...]:
+        return tuple(getattr(self, name) for name in READING_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingsBatch:
+    """What the hook returns for one channel and one requested window."""
+
+    channel_id: int
+    start: datetime
+    end: datetime
+    resolution: int  # seconds, as echoed by the API (the coarsest one when the hook split the window)
+    readings: list[Reading] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A reading that failed validation, kept with the reason (never silently dropped)."""
+
+    reading: Reading
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A fetch window: one site-local calendar day, clipped to the requested range."""
+
+    start: datetime
+    end: datetime
+    local_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    organization_id: str
+    organization_name: str
+    address: str | None = None
+    city: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: int
+    device_name: str | None = None
+    organization_id: str | None = None
+    device_type: str | None = None
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    channel_id: int
+    channel_name: str
+    device_id: int | None = None
+    organization_id: str | None = None
+    channel_type: str | None = None
+    unit: str | None = None
+    description: str | None = None
