@@ -1,0 +1,53 @@
+# Argo Energy data platform: the two commands of the README are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock 2>/dev/null | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: help venv lint test test-fast demo demo-ui bench lock migrate clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv
+	$(UV) pip install -q -p $(PY) -r requirements.lock
+	$(UV) pip install -q -p $(PY) --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)  ## Create .venv and install exactly the locked versions
+
+lint: venv  ## ruff (rules in pyproject.toml, Airflow AIR3 included)
+	$(VENV)/bin/ruff check .
+
+test: venv lint  ## Lint, then the whole test suite on a real PostgreSQL (see README "Testing")
+	@devtools/ensure_chromium.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv  ## Unit tests only (no database, no Airflow runs)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+demo: venv  ## Run the whole pipeline through Airflow against the simulator (embedded defaults)
+	$(PY) -m devtools.demo run
+
+demo-ui: venv  ## airflow standalone with the DAGs, connections, pool and variables of the demo
+	$(PY) -m devtools.demo ui
+
+bench: venv  ## Benchmarks (bench/), figures and ratios measured side by side
+	$(PY) -m bench.run_all
+
+migrate: venv  ## Apply warehouse migrations by hand (connection energy_db, or DSN=postgresql://...)
+	$(PY) -m argo_energy.warehouse migrate $(if $(DSN),--dsn "$(DSN)",--conn-id energy_db)
+
+lock:  ## Re-resolve requirements.txt + requirements-dev.txt into requirements.lock
+	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q uv; }
+	$(UV) pip compile -q -p $(PYTHON) --upgrade requirements.txt requirements-dev.txt -o requirements.lock
+
+clean:  ## Remove caches and test artifacts (keeps .venv)
+	rm -rf .pytest_cache .ruff_cache test-artifacts
