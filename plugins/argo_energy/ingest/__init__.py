@@ -1,0 +1,1 @@
+"""Ingestion: pure windows/validation/planning, and the operators that wire hook -> warehouse."""

@@ -1,0 +1,338 @@
+"""Planning: run parameters -> sites -> channels -> ranges -> batches for task mapping. Pure, no I/O.
+
+The operators fetch the lists (organisations, channels) and the "already done" sets; everything
+deciding *what* to fetch lives here so that it is unit-tested without Airflow, HTTP or SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from argo_energy.ingest.windows import floor_to_grid, local_days_range, lookback_range
+from argo_energy.models import Channel, Organization
+
+DEFAULT_MAX_BACKFILL_DAYS = 366
+DEFAULT_BATCH_SIZE = 25
+# [core] max_map_length defaults to 1024; staying well below keeps the scheduler and grid fast.
+MAX_BATCHES = 512
+LABEL_MAX = 200  # rendered_map_index is shown in the grid; keep it readable
+
+
+class ParamError(ValueError):
+    """A run parameter (or the sites Variable) is invalid; the message names the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRequest:
+    """The validated parameters of one ``eniscope_historical_backfill`` run (local dates, inclusive)."""
+
+    start_date: date
+    end_date: date
+    site_ids: tuple[str, ...] = ()
+    channel_ids: tuple[int, ...] = ()
+    force: bool = False
+    dry_run: bool = False
+
+    @property
+    def days(self) -> int:
+        return (self.end_date - self.start_date).days + 1
+
+
+def _parse_date(name: str, value: Any, problems: list[str]) -> date | None:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{name} is required as a date YYYY-MM-DD, got {value!r}")
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        problems.append(f"{name} {value!r} is not a valid date in the form YYYY-MM-DD")
+        return None
+
+
+def _parse_bool(name: str, value: Any, problems: list[str]) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    problems.append(f"{name} must be true or false, got {value!r}")
+    return False
+
+
+def _id_list(name: str, value: Any, problems: list[str]) -> list[Any]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str | int):
+        return [value]
+    if isinstance(value, list | tuple):
+        return list(value)
+    problems.append(f"{name} must be a list of ids, got {value!r}")
+    return []
+
+
+def parse_site_ids(value: Any, problems: list[str], name: str = "site_ids") -> tuple[str, ...]:
+    """Organisation ids as strings (the API and the warehouse key them as text)."""
+    out: list[str] = []
+    for item in _id_list(name, value, problems):
+        text = str(item).strip() if isinstance(item, str | int) and not isinstance(item, bool) else ""
+        if not text:
+            problems.append(f"{name} contains an invalid id {item!r}")
+        elif text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def parse_channel_ids(value: Any, problems: list[str], name: str = "channel_ids") -> tuple[int, ...]:
+    out: list[int] = []
+    for item in _id_list(name, value, problems):
+        if isinstance(item, int) and not isinstance(item, bool):
+            number = item
+        elif isinstance(item, str) and item.strip().isdigit():
+            number = int(item.strip())
+        else:
+            problems.append(f"{name} contains {item!r}, which is not a channel id (an integer)")
+            continue
+        if number not in out:
+            out.append(number)
+    return tuple(out)
+
+
+def parse_backfill_params(params: Mapping[str, Any], *, today: date, max_days: int) -> BackfillRequest:
+    """Validate the historical backfill's params; raise ``ParamError`` listing every problem.
+
+    ``end_date`` empty means yesterday. Dates are site-local calendar days; ``today`` is the
+    caller's idea of the current date (UTC), so a day after it is "in the future".
+    """
+    problems: list[str] = []
+    start = _parse_date("start_date", params.get("start_date"), problems)
+    raw_end = params.get("end_date")
+    end = today - timedelta(days=1) if raw_end in (None, "") else _parse_date("end_date", raw_end, problems)
+    site_ids = parse_site_ids(params.get("site_ids"), problems)
+    channel_ids = parse_channel_ids(params.get("channel_ids"), problems)
+    force = _parse_bool("force", params.get("force"), problems)
+    dry_run = _parse_bool("dry_run", params.get("dry_run"), problems)
+    if start is not None and start > today:
+        problems.append(f"start_date {start} is in the future (today is {today})")
+    if end is not None and end > today:
+        problems.append(f"end_date {end} is in the future (today is {today})")
+    if start is not None and end is not None:
+        if end < start:
+            problems.append(f"end_date {end} is before start_date {start}")
+        elif (end - start).days + 1 > max_days:
+            problems.append(
+                f"the range {start}..{end} is {(end - start).days + 1} days, over the maximum of "
+                f"{max_days} days (Variable eniscope_backfill_max_days); split it into several runs"
+            )
+    if problems or start is None or end is None:
+        raise ParamError("invalid parameters: " + "; ".join(problems))
+    return BackfillRequest(start, end, site_ids, channel_ids, force, dry_run)
+
+
+def parse_max_days(raw: Any) -> int:
+    """The configurable maximum range of a backfill (Variable ``eniscope_backfill_max_days``)."""
+    if raw in (None, ""):
+        return DEFAULT_MAX_BACKFILL_DAYS
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ParamError(f"Variable eniscope_backfill_max_days must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise ParamError(f"Variable eniscope_backfill_max_days must be >= 1, got {value}")
+    return value
+
+
+def parse_lookback_days(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ParamError(f"lookback_days must be an integer >= 0, got {raw!r}")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ParamError(f"lookback_days must be an integer >= 0, got {raw!r}") from None
+    if value < 0:
+        raise ParamError(f"lookback_days must be an integer >= 0, got {value}")
+    return value
+
+
+def parse_sites_variable(raw: str | None) -> tuple[str, ...] | None:
+    """Variable ``eniscope_sites``: a JSON list of organisation ids; unset or empty means all sites."""
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ParamError(f'Variable eniscope_sites is not JSON ({exc.msg}); expected e.g. ["23271"]') from None
+    if not isinstance(value, list):
+        raise ParamError(f'Variable eniscope_sites must be a JSON list of ids, e.g. ["23271"], got {raw!r}')
+    problems: list[str] = []
+    ids = parse_site_ids(value, problems, name="Variable eniscope_sites")
+    if problems:
+        raise ParamError("; ".join(problems))
+    return ids or None
+
+
+def select_sites(
+    organizations: Sequence[Organization], channels: Sequence[Channel], site_ids: Sequence[str] | None
+) -> list[Organization]:
+    """The organisations to sync: ``site_ids`` (each must be visible), else every one with channels."""
+    by_id = {org.organization_id: org for org in organizations}
+    if site_ids:
+        unknown = [sid for sid in site_ids if sid not in by_id]
+        if unknown:
+            raise ParamError(
+                f"unknown site id(s) {', '.join(unknown)}: not visible to the Eniscope account "
+                f"(visible: {', '.join(sorted(by_id)) or 'none'})"
+            )
+        return [by_id[sid] for sid in site_ids]
+    with_channels = {ch.organization_id for ch in channels}
+    return [org for org in organizations if org.organization_id in with_channels]
+
+
+def select_channels(
+    sites: Sequence[Organization], channels: Sequence[Channel], channel_ids: Sequence[int] = ()
+) -> list[Channel]:
+    """Channels of ``sites``; with ``channel_ids``, only those (each must belong to one of the sites)."""
+    site_set = {org.organization_id for org in sites}
+    if not channel_ids:
+        in_sites = [ch for ch in channels if ch.organization_id in site_set]
+        return sorted(in_sites, key=lambda ch: (str(ch.organization_id), ch.channel_id))
+    by_id = {ch.channel_id: ch for ch in channels}
+    unknown = [str(cid) for cid in channel_ids if cid not in by_id]
+    if unknown:
+        raise ParamError(f"unknown channel id(s) {', '.join(unknown)}: not visible to the Eniscope account")
+    outside = [
+        f"{cid} (site {by_id[cid].organization_id})"
+        for cid in channel_ids
+        if by_id[cid].organization_id not in site_set
+    ]
+    if outside:
+        raise ParamError(
+            f"channel id(s) {', '.join(outside)} not in the selected sites {', '.join(sorted(site_set))}"
+        )
+    return [by_id[cid] for cid in channel_ids]
+
+
+def site_zone(org: Organization) -> tuple[str, str | None]:
+    """The site's IANA zone, or ``("UTC", warning)`` when the API gave none or an unknown one."""
+    if not org.timezone:
+        return "UTC", f"site {org.organization_id} has no time zone; its days are cut at UTC midnight"
+    try:
+        ZoneInfo(org.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC", f"site {org.organization_id} has unknown time zone {org.timezone!r}; using UTC"
+    return org.timezone, None
+
+
+def capped_end(end: datetime, now: datetime) -> datetime:
+    """Never ask for the interval that is still in progress (nor for the future)."""
+    return min(end.astimezone(UTC), floor_to_grid(now))
+
+
+def daily_site_range(
+    interval_end: datetime, lookback_days: int, zone: str, now: datetime
+) -> tuple[datetime, datetime]:
+    start, end = lookback_range(interval_end, lookback_days, zone)
+    return start, capped_end(end, now)
+
+
+def backfill_site_range(request: BackfillRequest, zone: str, now: datetime) -> tuple[datetime, datetime]:
+    start, end = local_days_range(request.start_date, request.end_date, zone)
+    return start, capped_end(end, now)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTarget:
+    """One channel and the range to fetch for it (windows are cut later, in the task)."""
+
+    channel_id: int
+    organization_id: str
+    timezone: str
+    start: datetime
+    end: datetime
+    channel_name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel_id": self.channel_id,
+            "organization_id": self.organization_id,
+            "timezone": self.timezone,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "channel_name": self.channel_name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ChannelTarget:
+        return cls(
+            channel_id=int(data["channel_id"]),
+            organization_id=str(data["organization_id"]),
+            timezone=str(data["timezone"]),
+            start=datetime.fromisoformat(data["start"]),
+            end=datetime.fromisoformat(data["end"]),
+            channel_name=str(data.get("channel_name") or ""),
+        )
+
+
+def plan_targets(
+    sites: Iterable[Organization],
+    channels: Sequence[Channel],
+    site_range: Mapping[str, tuple[datetime, datetime]],
+    zones: Mapping[str, str],
+) -> list[ChannelTarget]:
+    """A target per channel whose site's range is not empty, ordered by site then channel."""
+    targets = []
+    for org in sites:
+        start, end = site_range[org.organization_id]
+        if start >= end:
+            continue
+        for ch in channels:
+            if ch.organization_id == org.organization_id:
+                targets.append(
+                    ChannelTarget(
+                        channel_id=ch.channel_id,
+                        organization_id=org.organization_id,
+                        timezone=zones[org.organization_id],
+                        start=start,
+                        end=end,
+                        channel_name=ch.channel_name or "",
+                    )
+                )
+    return sorted(targets, key=lambda t: (t.organization_id, t.channel_id))
+
+
+def batch_label(targets: Sequence[ChannelTarget]) -> str:
+    """A readable name for a mapped task: its channel ids (and site), shortened when long."""
+    ids = [str(t.channel_id) for t in targets]
+    sites = sorted({t.organization_id for t in targets})
+    site_part = f"site {sites[0]}" if len(sites) == 1 else f"sites {','.join(sites)}"
+    label = f"{site_part}: ch {', '.join(ids)}"
+    if len(label) <= LABEL_MAX:
+        return label
+    return f"{site_part}: {len(ids)} ch {ids[0]}…{ids[-1]}"[:LABEL_MAX]
+
+
+def batch_targets(
+    targets: Sequence[ChannelTarget], batch_size: int = DEFAULT_BATCH_SIZE, max_batches: int = MAX_BATCHES
+) -> list[dict[str, Any]]:
+    """Split targets into batches for ``expand()``: at most ``max_batches``, each named by its channels.
+
+    The batch size grows when needed so that thousands of channels stay under ``max_map_length``.
+    """
+    if batch_size < 1 or max_batches < 1:
+        raise ValueError("batch_size and max_batches must be >= 1")
+    if not targets:
+        return []
+    size = max(batch_size, math.ceil(len(targets) / max_batches))
+    batches = []
+    for offset in range(0, len(targets), size):
+        chunk = list(targets[offset : offset + size])
+        batches.append({"label": batch_label(chunk), "targets": [t.to_dict() for t in chunk]})
+    return batches
