@@ -1,0 +1,86 @@
+"""Run the warehouse maintenance by hand.
+
+    python -m argo_energy.warehouse migrate      [--conn-id energy_db | --dsn postgresql://...]
+    python -m argo_energy.warehouse build-views  [...]
+    python -m argo_energy.warehouse refresh      [...]
+    python -m argo_energy.warehouse setup        [...]   # migrate + build-views + refresh
+    python -m argo_energy.warehouse status       [...]   # applied version and view build state
+
+``--conn-id`` (default ``energy_db``) goes through Airflow's PostgresHook, so it reads the same
+connection as the DAGs (``AIRFLOW_CONN_ENERGY_DB`` or the metadata database). ``--dsn`` (or the
+``ARGO_WAREHOUSE_DSN`` environment variable) connects with psycopg directly, without Airflow.
+Exit status 0 on success, 1 on a warehouse error (the message says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import psycopg
+
+from argo_energy.warehouse.connection import Connection, WarehouseError, connect, own_transaction
+from argo_energy.warehouse.migrations import apply_migrations, current_version, load_migrations
+from argo_energy.warehouse.views import build_views, refresh_hourly_usage
+
+COMMANDS = ("migrate", "build-views", "refresh", "setup", "status")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m argo_energy.warehouse",
+        description="Apply migrations, build the layered views, refresh mv_hourly_usage.",
+    )
+    parser.add_argument("command", choices=COMMANDS)
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--conn-id", default=None, help="Airflow connection id (default: energy_db)")
+    target.add_argument("--dsn", default=None, help="libpq DSN/URL; also ARGO_WAREHOUSE_DSN")
+    return parser
+
+
+def _open(args: argparse.Namespace) -> Connection:
+    dsn = args.dsn or (None if args.conn_id else os.environ.get("ARGO_WAREHOUSE_DSN"))
+    if dsn:
+        return psycopg.connect(dsn)
+    return connect(args.conn_id or "energy_db")
+
+
+def _status(conn: Connection) -> None:
+    newest = load_migrations()[-1].version
+    version = current_version(conn)
+    print(f"schema version: {version if version is not None else 'none'} (files up to {newest})")
+    with own_transaction(conn) as cur:
+        cur.execute("SELECT to_regclass('warehouse_view_definitions') IS NOT NULL")
+        row = cur.fetchone()
+        if row and row[0]:
+            cur.execute("SELECT view_name, kind, built_at FROM warehouse_view_definitions ORDER BY view_name")
+            for name, kind, built_at in cur.fetchall():
+                print(f"{kind:>17} {name:<22} built {built_at.isoformat()}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        with _open(args) as conn:
+            if args.command in ("migrate", "setup"):
+                applied = apply_migrations(conn)
+                print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}")
+            if args.command in ("build-views", "setup"):
+                actions = build_views(conn)
+                print("views: " + ", ".join(f"{name}={action}" for name, action in actions.items()))
+            if args.command in ("refresh", "setup"):
+                print(f"mv_hourly_usage refresh: {refresh_hourly_usage(conn)}")
+            if args.command == "status":
+                _status(conn)
+    except (WarehouseError, psycopg.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Connections, transactions and SQL file locations shared by the warehouse modules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
+
+# Two-key advisory lock namespaces (pg_advisory_xact_lock(int, int)); SQL files use the same numbers.
+LOCK_MIGRATIONS = 842001  # key 2: 0
+LOCK_VIEWS = 842002  # key 2: 0 (taken inside argo_build_view)
+LOCK_CHANNEL_WRITE = 842003  # key 2: channel_id
+
+Connection = psycopg.Connection[Any]
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot do what was asked; the message says why."""
+
+
+def sql_dir() -> Path:
+    """``include/sql`` of this deployment (``ARGO_SQL_DIR`` overrides it)."""
+    override = os.environ.get("ARGO_SQL_DIR")
+    if override:
+        return Path(override)
+    # plugins/argo_energy/warehouse/connection.py -> repository (or /opt/airflow) root.
+    return Path(__file__).resolve().parents[3] / "include" / "sql"
+
+
+def connect(conn_id: str = "energy_db") -> Connection:
+    """A psycopg 3 connection from the Airflow connection ``conn_id`` (PostgresHook, imported lazily)."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    conn = PostgresHook(postgres_conn_id=conn_id).get_conn()
+    if not isinstance(conn, psycopg.Connection):
+        raise WarehouseError(
+            f"connection {conn_id!r} gave a {type(conn).__module__}.{type(conn).__name__}; "
+            "the warehouse needs psycopg 3 (PostgresHook with psycopg installed and SQLAlchemy 2)"
+        )
+    return conn
+
+
+@contextmanager
+def own_transaction(conn: Connection) -> Iterator[psycopg.Cursor[Any]]:
+    """One transaction that this call owns and commits; yields a tuple-row cursor.
+
+    Refuses a connection that is inside a transaction already: psycopg would turn our block into a
+    savepoint and nothing would be committed until the caller commits, which is a silent trap.
+    """
+    status = conn.info.transaction_status
+    if status != TransactionStatus.IDLE:
+        raise WarehouseError(
+            f"connection is not idle ({status.name}): commit or roll back first; "
+            "warehouse functions run and commit their own transaction"
+        )
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        yield cur

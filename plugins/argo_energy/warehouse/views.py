@@ -1,0 +1,85 @@
+"""The layered views of contract §4: build them from ``include/sql/views/`` and refresh the hourly one.
+
+Each file ``views/NNN_<view name>.sql`` is one standalone statement, ``SELECT argo_build_view(...)``
+(a function created by migration V003), so a DAG can run the files one by one as
+``SQLExecuteQueryOperator`` tasks (``template_searchpath=include/sql``, ``sql=VIEW_FILES[i]``) or call
+``build_views`` once. Either way a file whose definition hash is recorded and unchanged does nothing;
+the materialized view is dropped and rebuilt only when its definition changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from argo_energy.warehouse.connection import Connection, WarehouseError, own_transaction, sql_dir
+
+log = logging.getLogger(__name__)
+
+# Paths relative to include/sql, in dependency order (the number prefix is that order).
+VIEW_FILES: tuple[str, ...] = (
+    "views/010_v_clean_readings.sql",
+    "views/020_mv_hourly_usage.sql",
+    "views/030_v_sites.sql",
+    "views/040_v_meters.sql",
+    "views/050_v_readings_enriched.sql",
+    "views/060_v_latest_readings.sql",
+    "views/070_v_readings_hourly.sql",
+    "views/080_v_readings_daily.sql",
+    "views/090_v_readings_monthly.sql",
+)
+REFRESH_FILE = "views/refresh/mv_hourly_usage.sql"
+_NAME_RE = re.compile(r"^\d{3}_(?P<name>[a-z0-9_]+)\.sql$")
+
+
+def view_name(relative_path: str) -> str:
+    """``views/020_mv_hourly_usage.sql`` -> ``mv_hourly_usage``."""
+    match = _NAME_RE.match(Path(relative_path).name)
+    if not match:
+        raise WarehouseError(f"{relative_path}: view files are named NNN_<view name>.sql")
+    return match["name"]
+
+
+def build_views(conn: Connection) -> dict[str, str]:
+    """Run every view file in order, in one transaction; return {view: action}.
+
+    Actions: 'unchanged' (nothing done), 'created', 'replaced' (CREATE OR REPLACE), 'recreated'
+    (a view whose columns changed, dropped and created) and 'rebuilt' (the materialized view,
+    dropped and created WITH DATA). A view dropped because something it depends on was rebuilt is
+    recreated by its own file and reported with that file's action.
+    """
+    base = sql_dir()
+    texts = [(view_name(rel), (base / rel).read_text(encoding="utf-8")) for rel in VIEW_FILES]
+    actions: dict[str, str] = {}
+    with own_transaction(conn) as cur:
+        cur.execute("SELECT to_regprocedure('argo_build_view(text, text, text, text[], text)') IS NOT NULL")
+        row = cur.fetchone()
+        if not row or not row[0]:
+            raise WarehouseError(
+                "argo_build_view() is missing: apply the migrations first "
+                "(python -m argo_energy.warehouse migrate)"
+            )
+        for name, text in texts:
+            cur.execute(text)
+            result = cur.fetchone()
+            actions[name] = str(result[0]) if result else "unknown"
+    changed = {name: action for name, action in actions.items() if action != "unchanged"}
+    log.info(
+        "views: %s unchanged, %s changed%s",
+        len(actions) - len(changed),
+        len(changed),
+        f" ({', '.join(f'{n}={a}' for n, a in changed.items())})" if changed else "",
+    )
+    return actions
+
+
+def refresh_hourly_usage(conn: Connection) -> str:
+    """Refresh ``mv_hourly_usage``: 'concurrent' normally, 'full' when it was not populated yet."""
+    text = (sql_dir() / REFRESH_FILE).read_text(encoding="utf-8")
+    with own_transaction(conn) as cur:
+        cur.execute(text)
+        row = cur.fetchone()
+    how = str(row[0]) if row else "unknown"
+    log.info("mv_hourly_usage refreshed (%s)", how)
+    return how
