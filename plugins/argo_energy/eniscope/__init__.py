@@ -1,0 +1,1 @@
+"""Eniscope Core API client: ``hook.EniscopeHook`` (I/O), ``parsing`` (pure), ``errors``, ``ratelimit``."""
