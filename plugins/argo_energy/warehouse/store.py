@@ -348,9 +348,18 @@ def log_window_failure(
 
 
 def completed_windows(
-    conn: Connection, channel_ids: Sequence[int], start: datetime, end: datetime
+    conn: Connection,
+    channel_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    run_id: str | None = None,
 ) -> set[tuple[int, datetime, datetime]]:
-    """``(channel_id, start, end)`` of every window inside ``[start, end)`` with a 'success' log row (UTC)."""
+    """``(channel_id, start, end)`` (UTC) of the windows inside ``[start, end)`` with a 'success' log row.
+
+    With ``run_id``, only rows written by that Airflow run: a retry redoes what this run has not
+    written yet, without skipping what an earlier run wrote (late data must still be fetched).
+    """
     _check_window(start, end)
     if not channel_ids:
         return set()
@@ -362,8 +371,9 @@ def completed_windows(
              WHERE status = 'success'
                AND channel_id = ANY(%s::integer[])
                AND start_time >= %s AND end_time <= %s
+               AND (%s::text IS NULL OR run_id = %s::text)
             """,
-            (list(channel_ids), start, end),
+            (list(channel_ids), start, end, run_id, run_id),
         )
         return {(int(c), s.astimezone(UTC), e.astimezone(UTC)) for c, s, e in cur.fetchall()}
 
