@@ -49,8 +49,12 @@ def test_valid_params_with_defaults():
 
 def test_ids_force_and_dry_run_are_normalised():
     req = parse(
-        start_date="2026-03-01", end_date="2026-03-02", site_ids=[100, "200", "100"],
-        channel_ids=["21", 11], force=True, dry_run="true",
+        start_date="2026-03-01",
+        end_date="2026-03-02",
+        site_ids=[100, "200", "100"],
+        channel_ids=["21", 11],
+        force=True,
+        dry_run="true",
     )
     assert req.site_ids == ("100", "200")
     assert req.channel_ids == (21, 11)
@@ -64,7 +68,10 @@ def test_ids_force_and_dry_run_are_normalised():
         ({}, "start_date is required"),
         ({"start_date": "2026-02-30"}, "start_date '2026-02-30' is not a valid date"),
         ({"start_date": "03/01/2026"}, "not a valid date in the form YYYY-MM-DD"),
-        ({"start_date": "2026-03-10", "end_date": "2026-03-01"}, "end_date 2026-03-01 is before start_date 2026-03-10"),
+        (
+            {"start_date": "2026-03-10", "end_date": "2026-03-01"},
+            "end_date 2026-03-01 is before start_date 2026-03-10",
+        ),
         ({"start_date": "2026-03-21"}, "start_date 2026-03-21 is in the future (today is 2026-03-20)"),
         ({"start_date": "2026-03-01", "end_date": "2026-04-01"}, "end_date 2026-04-01 is in the future"),
         ({"start_date": "2026-01-01", "end_date": "2026-03-01"}, "is 60 days, over the maximum of 31 days"),
@@ -156,7 +163,10 @@ def test_daily_range_is_capped_at_now():
 def test_backfill_range_is_local_days_inclusive():
     req = BackfillRequest(date(2026, 3, 8), date(2026, 3, 9))
     start, end = backfill_site_range(req, "Asia/Kolkata", now=datetime(2026, 3, 20, tzinfo=UTC))
-    assert (start, end) == (datetime(2026, 3, 7, 18, 30, tzinfo=UTC), datetime(2026, 3, 9, 18, 30, tzinfo=UTC))
+    assert (start, end) == (
+        datetime(2026, 3, 7, 18, 30, tzinfo=UTC),
+        datetime(2026, 3, 9, 18, 30, tzinfo=UTC),
+    )
     # a range that ends today stops at the last complete quarter-hour
     now = datetime(2026, 3, 9, 12, 7, tzinfo=UTC)
     assert backfill_site_range(req, "Asia/Kolkata", now=now)[1] == datetime(2026, 3, 9, 12, tzinfo=UTC)
@@ -179,7 +189,11 @@ def make_targets(n: int, org: str = "100") -> list[ChannelTarget]:
 def test_batches_are_named_after_their_channels():
     batches = batch_targets(make_targets(5), batch_size=2)
     assert [len(b["targets"]) for b in batches] == [2, 2, 1]
-    assert [b["label"] for b in batches] == ["site 100: ch 1000, 1001", "site 100: ch 1002, 1003", "site 100: ch 1004"]
+    assert [b["label"] for b in batches] == [
+        "site 100: ch 1000, 1001",
+        "site 100: ch 1002, 1003",
+        "site 100: ch 1004",
+    ]
     assert batch_targets([], batch_size=2) == []
 
 

@@ -169,7 +169,9 @@ def parse_sites_variable(raw: str | None) -> tuple[str, ...] | None:
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ParamError(f'Variable eniscope_sites is not JSON ({exc.msg}); expected e.g. ["23271"]') from None
+        raise ParamError(
+            f'Variable eniscope_sites is not JSON ({exc.msg}); expected e.g. ["23271"]'
+        ) from None
     if not isinstance(value, list):
         raise ParamError(f'Variable eniscope_sites must be a JSON list of ids, e.g. ["23271"], got {raw!r}')
     problems: list[str] = []

@@ -1,0 +1,143 @@
+"""Task factories shared by the two ingestion DAGs (called inside a ``with DAG(...)`` block).
+
+Only wiring lives here: each task body is one call into ``argo_energy.ingest.operators``.
+Creating these tasks reads no Connection, Variable, network or database: that happens when
+the tasks run.
+
+Shape of both DAGs, after their first task(s)::
+
+    apply_migrations >> sync_metadata >> sync_readings (mapped over channel batches, pool eniscope_api)
+      >> views_gate >> build_<view> (one SQL task per include/sql/views file) >> refresh_mv_hourly_usage
+      >> record_sync_status;   every task >> fail_run_if_any_task_failed
+
+``views_gate`` runs when the readings are done whatever their state (a failed batch must not keep
+the others' data out of the views) but only if the metadata task produced a plan. The views and
+the status run after failures, so the run's leaf tasks could succeed while a readings batch failed:
+``fail_run_if_any_task_failed`` (trigger rule ``one_failed``) keeps such a run marked failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.sdk import DAG, TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from argo_energy.ingest import operators as ops
+from argo_energy.warehouse.views import REFRESH_FILE, VIEW_FILES, view_name
+
+METADATA_TASK = "sync_metadata"
+READINGS_TASK = "sync_readings"
+PLAN_KEY = "plan"
+
+
+def publish_plan(ti: Any, plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return value of the metadata task: the batches (only a return value can be mapped over);
+    the sites and the channels skipped as unsupported go to XCom key ``plan``."""
+    ti.xcom_push(key=PLAN_KEY, value={k: v for k, v in plan.items() if k != "batches"})
+    return plan["batches"]
+
+
+def pull_plan(ti: Any) -> dict[str, Any] | None:
+    """The metadata task's whole plan (``None`` when it did not succeed)."""
+    plan = ti.xcom_pull(task_ids=METADATA_TASK, key=PLAN_KEY)
+    batches = ti.xcom_pull(task_ids=METADATA_TASK)
+    if plan is None or batches is None:
+        return None
+    return {**plan, "batches": batches}
+
+
+@task(task_id="apply_migrations")
+def apply_migrations() -> dict[str, Any]:
+    """Bring the warehouse schema to the current version (advisory-locked, idempotent)."""
+    return ops.apply_warehouse_migrations(ops.ENERGY_CONN_ID)
+
+
+def sync_readings(batches: Any) -> Any:
+    """One mapped task per batch of channels, named after its channels, in the ``eniscope_api`` pool."""
+    return ops.SyncReadingsOperator.partial(
+        task_id=READINGS_TASK,
+        pool=ops.POOL,
+        map_index_template="{{ task.batch['label'] }}",
+        eniscope_conn_id=ops.ENISCOPE_CONN_ID,
+        energy_conn_id=ops.ENERGY_CONN_ID,
+    ).expand(batch=batches)
+
+
+@task.short_circuit(
+    task_id="views_gate", trigger_rule=TriggerRule.ALL_DONE, ignore_downstream_trigger_rules=False
+)
+def views_gate(ti: Any = None) -> bool:
+    """Build the views once the readings are done, if the metadata task got as far as a plan."""
+    plan = pull_plan(ti)
+    if plan is None:
+        ti.log.warning("no plan from %s: the views are not rebuilt in this run", METADATA_TASK)
+    return plan is not None
+
+
+def build_views_and_refresh(conn_id: str = ops.ENERGY_CONN_ID) -> tuple[Any, Any]:
+    """One ``SQLExecuteQueryOperator`` per view file in dependency order, then the refresh.
+
+    The files live in ``include/sql/views`` (the DAG's ``template_searchpath`` is ``include/sql``);
+    each is ``SELECT argo_build_view(...)``, a no-op when the recorded definition is unchanged.
+    The refresh is ``REFRESH MATERIALIZED VIEW CONCURRENTLY mv_hourly_usage`` (plain only while it
+    was never populated), autocommit so that it holds no wider transaction open.
+    """
+    builds = [
+        SQLExecuteQueryOperator(
+            task_id=f"build_{view_name(path)}",
+            conn_id=conn_id,
+            sql=path,
+            show_return_value_in_logs=True,
+        )
+        for path in VIEW_FILES
+    ]
+    refresh = SQLExecuteQueryOperator(
+        task_id="refresh_mv_hourly_usage",
+        conn_id=conn_id,
+        sql=REFRESH_FILE,
+        autocommit=True,
+        show_return_value_in_logs=True,
+    )
+    for before, after in zip([*builds], [*builds[1:], refresh], strict=True):
+        before >> after
+    return builds[0], refresh
+
+
+@task(task_id="record_sync_status", trigger_rule=TriggerRule.ALL_DONE)
+def record_sync_status(ti: Any = None) -> dict[str, Any]:
+    """One ``data_sync_status`` row per site and per channel, from the plan and the batches' summaries."""
+    plan = pull_plan(ti)
+    # A list of task ids makes xcom_pull return one entry per map index (None where nothing was pushed).
+    summaries = ti.xcom_pull(task_ids=[READINGS_TASK], key="summary")
+    return ops.record_run_status(plan, summaries, energy_conn_id=ops.ENERGY_CONN_ID)
+
+
+@task(
+    task_id="fail_run_if_any_task_failed",
+    trigger_rule=TriggerRule.ONE_FAILED,
+    retries=0,
+    on_failure_callback=[],  # the failed task has alerted already
+)
+def fail_run_if_any_task_failed() -> None:
+    """Runs only when a task failed: keeps the run failed although the views and status ran after it."""
+    raise AirflowFailException("a task of this run failed (see its log); the views and status still ran")
+
+
+def watch_every_task(dag: DAG) -> None:
+    """Make ``fail_run_if_any_task_failed`` downstream of every other task of ``dag``."""
+    watcher = fail_run_if_any_task_failed()
+    for other in dag.tasks:
+        if other.task_id != watcher.operator.task_id:
+            other >> watcher
+
+
+def readings_to_status(batches: Any) -> Any:
+    """Wire readings -> views gate -> views -> refresh -> status after the metadata task's ``batches``."""
+    readings = sync_readings(batches)
+    first_view, refresh = build_views_and_refresh()
+    status = record_sync_status()
+    readings >> views_gate() >> first_view
+    refresh >> status
+    return status
