@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlparse
 
 from argo_energy.models import Channel, Organization, Reading, Rejected
 from argo_energy.warehouse import (
@@ -130,6 +131,8 @@ def test_view_files_are_named_after_their_view() -> None:
         text = (Path(__file__).resolve().parents[2] / "include" / "sql" / path).read_text()
         kind = "materialized view" if view_name(path).startswith("mv_") else "view"
         assert f"argo_build_view(\n    '{kind}',\n    '{view_name(path)}'," in text, f"{path} builds its own view"
+        # One statement, however the SQL operator splits it (split_statements uses sqlparse).
+        assert len([part for part in sqlparse.split(text) if part.strip()]) == 1, path
 
 
 def test_cli_reports_connection_errors_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
