@@ -1,0 +1,459 @@
+"""Shared pieces of the benchmarks: machine facts, timing, databases, generated data, results files.
+
+Nothing here times anything by itself; each ``bench_*`` module decides what it measures. Databases
+come from ``devtools.localpg.acquire()`` (the same order as the tests) and are created and dropped
+by the benchmark that uses them: nothing touches a database it did not create.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO / "bench" / "results"
+TABLE_FILE = "README-table.md"
+
+log = logging.getLogger("bench")
+
+# Site zones of the generated data: a whole-hour zone with DST, a half-hour zone, a European one.
+ZONES = ("America/New_York", "Asia/Kolkata", "Europe/London")
+CHANNEL_BASE = 700_000  # generated channel ids: far from the simulator's and the tests' ids
+
+
+# --------------------------------------------------------------------------------------------------
+# command line
+
+
+def arg_parser(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark accepts."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes for the whole set)")
+    parser.add_argument("--tiny", action="store_true", help="smallest sizes: proves the script runs (tests)")
+    parser.add_argument("--repeat", type=int, default=None, help="measured rounds (median reported)")
+    parser.add_argument(
+        "--results-dir", type=Path, default=RESULTS_DIR, help="where <name>.json and the table go"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the pipeline's own INFO lines")
+    return parser
+
+
+def mode_of(args: argparse.Namespace) -> str:
+    return "tiny" if args.tiny else "quick" if args.quick else "full"
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log.setLevel(logging.INFO)
+
+
+def say(text: str) -> None:
+    """Progress line on stdout (flushed: run_all streams it)."""
+    print(text, flush=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# timing
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """(seconds, result) of one call, wall clock."""
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def med(samples: Sequence[float]) -> float:
+    return float(statistics.median(samples))
+
+
+def spread(samples: Sequence[float]) -> dict[str, float]:
+    """Median, min and max of the samples (seconds or rates)."""
+    return {"median": med(samples), "min": float(min(samples)), "max": float(max(samples)), "n": len(samples)}
+
+
+@dataclass
+class Ratio:
+    """One target figure: ``value`` compared with ``target`` by ``op`` ('>=' or '<=')."""
+
+    name: str
+    value: float
+    target: float | None
+    op: str = ">="
+    note: str = ""
+    met: bool | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.target is None:
+            self.met = None
+        elif self.op == ">=":
+            self.met = self.value >= self.target
+        elif self.op == "<=":
+            self.met = self.value <= self.target
+        else:
+            raise ValueError(f"op must be '>=' or '<=', got {self.op!r}")
+
+    def shown(self) -> str:
+        target = "" if self.target is None else f" (target {self.op} {self.target:g}: {'met' if self.met else 'MISSED'})"
+        return f"{self.name} = {self.value:.3f}{target}"
+
+
+# --------------------------------------------------------------------------------------------------
+# machine
+
+
+def machine_info(dsn: str | None = None) -> dict[str, Any]:
+    """CPU, RAM, OS, Python/psycopg/Airflow versions, PostgreSQL version and settings, load."""
+    info: dict[str, Any] = {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "python": platform.python_version(),
+        "psycopg": psycopg.__version__,
+        "platform": platform.platform(),
+        "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
+    try:
+        import psutil
+
+        info["ram_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:  # pragma: no cover - psutil is in the lock
+        info["ram_gb"] = None
+    try:
+        from importlib.metadata import version
+
+        info["airflow"] = version("apache-airflow")
+    except Exception:
+        info["airflow"] = None
+    info["git_commit"] = _git_commit()
+    if dsn:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT current_setting('server_version')").fetchone()
+            info["postgresql"] = row[0] if row else None
+            settings = {}
+            for name in (
+                "shared_buffers",
+                "work_mem",
+                "maintenance_work_mem",
+                "effective_cache_size",
+                "fsync",
+                "synchronous_commit",
+                "max_parallel_workers_per_gather",
+                "jit",
+            ):
+                value = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+                settings[name] = value[0] if value else None
+            info["postgresql_settings"] = settings
+    return info
+
+
+def _cpu_model() -> str | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+# --------------------------------------------------------------------------------------------------
+# PostgreSQL
+
+
+_server: Any = None
+_counter = itertools.count()
+
+
+def pg_server() -> Any:
+    """The process's PostgreSQL server (devtools.localpg order: TEST_DATABASE_URL, :5432, throwaway)."""
+    global _server
+    if _server is None:
+        from devtools.localpg import acquire
+
+        _server = acquire()
+    return _server
+
+
+def stop_pg_server() -> None:
+    """Drop every database this process created; stop a throwaway cluster."""
+    global _server
+    if _server is not None:
+        _server.stop()
+        _server = None
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str, *, migrate: bool = True) -> Iterator[str]:
+    """A new database (migrated to the current warehouse schema by default); dropped afterwards."""
+    server = pg_server()
+    name = f"argo_bench_{prefix}_{os.getpid()}_{next(_counter)}"
+    dsn = server.create_database(name)
+    try:
+        if migrate:
+            from argo_energy.warehouse import apply_migrations
+
+            with psycopg.connect(dsn) as conn:
+                apply_migrations(conn)
+        yield dsn
+    finally:
+        server.drop_database(name)
+
+
+def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    return psycopg.connect(dsn, **kwargs)
+
+
+def server_version(dsn: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT current_setting('server_version')").fetchone()
+        return str(row[0]) if row else "?"
+
+
+# --------------------------------------------------------------------------------------------------
+# generated data (written straight to PostgreSQL: an API is not the point of these benchmarks)
+
+
+def channel_ids(count: int) -> list[int]:
+    return [CHANNEL_BASE + i for i in range(count)]
+
+
+def site_of(index: int, channels_per_site: int) -> str:
+    return f"bench-site-{index // channels_per_site + 1:03d}"
+
+
+def insert_metadata(dsn: str, count: int, channels_per_site: int = 10) -> list[int]:
+    """Organisations (zones cycling through ``ZONES``), one device per site, ``count`` channels."""
+    from argo_energy.models import Channel, Device, Organization
+    from argo_energy.warehouse import upsert_channels, upsert_devices, upsert_organizations
+
+    ids = channel_ids(count)
+    sites = sorted({site_of(i, channels_per_site) for i in range(count)})
+    orgs = [
+        Organization(
+            organization_id=site, organization_name=f"Bench site {n + 1}", timezone=ZONES[n % len(ZONES)]
+        )
+        for n, site in enumerate(sites)
+    ]
+    devices = [
+        Device(device_id=900_000 + n, device_name=f"gateway {n + 1}", organization_id=site)
+        for n, site in enumerate(sites)
+    ]
+    device_of = {site: 900_000 + n for n, site in enumerate(sites)}
+    channels = [
+        Channel(
+            channel_id=cid,
+            channel_name=f"meter {cid}",
+            device_id=device_of[site_of(i, channels_per_site)],
+            organization_id=site_of(i, channels_per_site),
+            channel_type="meter",
+            unit="kWh",
+        )
+        for i, cid in enumerate(ids)
+    ]
+    with psycopg.connect(dsn) as conn:
+        upsert_organizations(conn, orgs)
+        upsert_devices(conn, devices)
+        upsert_channels(conn, channels)
+    return ids
+
+
+# One statement per channel block: 15-minute readings of every channel over [start, start + days).
+# Values follow a daily load shape with deterministic noise (hashes of channel and slot, so every
+# run and every method sees the same data); about 1 % of intervals have NULL power and 0.5 % zero
+# energy, which v_clean_readings excludes, as real meters produce.
+_GENERATE = """
+INSERT INTO readings (channel_id, "timestamp", energy_kwh, power_kw, voltage_v, current_a,
+                      power_factor, reactive_power_kvar)
+SELECT c.channel_id, g.ts,
+       CASE WHEN n.u < 0.005 THEN 0 ELSE round((p.kw * 0.25)::numeric, 4)::real END,
+       CASE WHEN n.u > 0.99 THEN NULL ELSE round(p.kw::numeric, 3)::real END,
+       (228 + 4 * n.v)::real,
+       (p.kw * 1000 / 230 / 3)::real,
+       (0.9 + 0.09 * n.v)::real,
+       (p.kw * 0.3)::real
+  FROM unnest(%(ids)s::integer[]) AS c (channel_id)
+ CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '15 minutes',
+                            interval '15 minutes') AS g (ts)
+ CROSS JOIN LATERAL (
+        SELECT (hashtext(c.channel_id::text || ':' || g.ts::text) & 65535) / 65535.0 AS u,
+               (hashtext(g.ts::text || ':' || c.channel_id::text) & 65535) / 65535.0 AS v
+       ) n
+ CROSS JOIN LATERAL (
+        SELECT (5 + (c.channel_id %% 17)) * (1.2 + sin(extract(epoch FROM g.ts) / 86400 * 2 * pi()))
+               * (0.8 + 0.4 * n.v) AS kw
+       ) p
+"""
+
+
+def generate_readings(
+    dsn: str,
+    ids: Sequence[int],
+    start: datetime,
+    days: int,
+    *,
+    block: int = 10,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Insert ``len(ids) * days * 96`` readings with ``generate_series``; return the row count.
+
+    Written in blocks of ``block`` channels (one transaction each) so that a 10M-row load does not
+    hold one enormous transaction. The table keeps its indexes (the real table has them too).
+    """
+    end = start + timedelta(days=days)
+    total = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for first in range(0, len(ids), block):
+            part = list(ids[first : first + block])
+            cur = conn.execute(_GENERATE, {"ids": part, "start": start, "end": end})
+            total += cur.rowcount
+            if progress:
+                progress(total)
+        conn.execute("VACUUM (ANALYZE) readings")
+    return total
+
+
+def day_start(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------------
+# results
+
+
+def write_result(results_dir: Path, name: str, payload: dict[str, Any]) -> Path:
+    """Write ``<name>.json`` (with date and machine) and regenerate the Markdown table."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"name": name, **payload}
+    payload["ratios"] = [asdict(r) if isinstance(r, Ratio) else r for r in payload.get("ratios", [])]
+    path = results_dir / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    render_table(results_dir)
+    return path
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+ORDER = ("write_path", "api_budget", "orchestration", "views", "refresh", "memory")
+
+
+def load_results(results_dir: Path) -> list[dict[str, Any]]:
+    found = []
+    for path in sorted(results_dir.glob("*.json")):
+        with contextlib.suppress(ValueError, OSError):
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return sorted(found, key=lambda r: (rank.get(r.get("name", ""), 99), r.get("name", "")))
+
+
+def render_table(results_dir: Path) -> Path:
+    """``README-table.md``: one line per figure of every result file, then the machines."""
+    results = load_results(results_dir)
+    lines = [
+        "<!-- generated by bench/common.py render_table(); do not edit by hand -->",
+        "| # | Benchmark | Figures (medians) | Ratio | Target | Met | Mode | Date (UTC) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    machines: dict[str, dict[str, Any]] = {}
+    for result in results:
+        number = str(ORDER.index(result["name"]) + 1) if result.get("name") in ORDER else "-"
+        figures = "; ".join(result.get("table_figures", [])) or "-"
+        ratios = result.get("ratios") or [{}]
+        for i, ratio in enumerate(ratios):
+            value = ratio.get("value")
+            target = ratio.get("target")
+            met = ratio.get("met")
+            lines.append(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                    number if i == 0 else "",
+                    result.get("title", result.get("name")) if i == 0 else "",
+                    figures if i == 0 else "",
+                    f"{ratio.get('name', '')} = {value:.3g}" if value is not None else "-",
+                    f"{ratio.get('op', '')} {target:g}" if target is not None else "-",
+                    "-" if met is None else ("yes" if met else "**no**"),
+                    result.get("mode", "") if i == 0 else "",
+                    (result.get("date", "") or "")[:16] if i == 0 else "",
+                )
+            )
+        machine = result.get("machine") or {}
+        key = json.dumps(
+            {k: machine.get(k) for k in ("cpu_model", "cpu_count", "ram_gb", "postgresql")}, sort_keys=True
+        )
+        machines.setdefault(key, machine)
+    lines.append("")
+    for machine in machines.values():
+        lines.append(
+            "Machine: {cpu} × {n} CPU, {ram} GB RAM, PostgreSQL {pg}, Python {py}, Airflow {af}, "
+            "psycopg {pc}; PostgreSQL settings {st}.".format(
+                cpu=machine.get("cpu_model"),
+                n=machine.get("cpu_count"),
+                ram=machine.get("ram_gb"),
+                pg=machine.get("postgresql"),
+                py=machine.get("python"),
+                af=machine.get("airflow"),
+                pc=machine.get("psycopg"),
+                st=", ".join(f"{k}={v}" for k, v in (machine.get("postgresql_settings") or {}).items()),
+            )
+        )
+    path = results_dir / TABLE_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def finish(args: argparse.Namespace, name: str, payload: dict[str, Any], dsn: str | None) -> dict[str, Any]:
+    """Add mode, date and machine; print the ratios; write the result files."""
+    payload = {
+        "mode": mode_of(args),
+        "date": now_iso(),
+        "machine": machine_info(dsn or pg_server().admin_dsn),
+        **payload,
+    }
+    say("")
+    for ratio in payload.get("ratios", []):
+        say("  " + (ratio.shown() if isinstance(ratio, Ratio) else str(ratio)))
+    path = write_result(args.results_dir, name, payload)
+    say(f"  -> {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+    return payload
+
+
+def main_guard(run: Callable[[argparse.Namespace], Any], parser: argparse.ArgumentParser) -> int:
+    """Parse, run, always drop the databases this process created."""
+    args = parser.parse_args()
+    setup_logging(args.verbose)
+    try:
+        run(args)
+    finally:
+        stop_pg_server()
+    return 0
+
+
+def python() -> str:
+    return sys.executable
