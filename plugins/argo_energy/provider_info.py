@@ -1,13 +1,59 @@
-"""Provider metadata: registers the ``eniscope`` connection type with Airflow."""
+"""Provider metadata: registers the ``eniscope`` connection type with Airflow.
+
+Declared through the ``apache_airflow_provider`` entry point in pyproject.toml (plugins cannot add
+connection types). The form is declarative (``conn-fields`` / ``ui-field-behaviour``, Airflow 3.2+),
+so the API server shows it without importing the hook; the Test button calls
+``EniscopeHook.test_connection`` (enable it with ``AIRFLOW__CORE__TEST_CONNECTION=Enabled``).
+"""
 
 from __future__ import annotations
 
+_OPTIONAL_NUMBERS = {
+    "connect_timeout": ("Connect timeout (s)", "Seconds to wait for a TCP connection. Default 10."),
+    "read_timeout": ("Read timeout (s)", "Seconds to wait for a response. Default 60."),
+    "max_retries": ("Max retries", "Retries after the first attempt for timeouts, 429 and 5xx. Default 4."),
+    "retry_wait_max": ("Max retry wait (s)", "Cap of the exponential backoff and of Retry-After. Default 60."),
+    "requests_per_second": (
+        "Requests per second",
+        "Client-side budget shared by every task of a worker process (0 = unlimited). Default 5.",
+    ),
+}
+
 
 def get_provider_info() -> dict:
+    conn_fields: dict = {
+        "api_key": {
+            "label": "API key",
+            "description": "The X-Eniscope-API key issued by Best.Energy support (stored encrypted).",
+            "schema": {"type": ["string", "null"], "format": "password"},
+        },
+    }
+    for name, (label, description) in _OPTIONAL_NUMBERS.items():
+        conn_fields[name] = {
+            "label": label,
+            "description": description,
+            "schema": {"type": ["number", "null"], "minimum": 0},
+        }
     return {
         "package-name": "argo-energy-airflow",
         "name": "Argo Energy (Eniscope)",
         "description": "Eniscope Core API hook of the Argo Energy data platform.",
         "versions": ["0.1.0"],
-        "connection-types": [],
+        "connection-types": [
+            {
+                "hook-class-name": "argo_energy.eniscope.hook.EniscopeHook",
+                "hook-name": "Eniscope Core API",
+                "connection-type": "eniscope",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"host": "Base URL", "login": "Account email", "password": "Password"},
+                    "placeholders": {
+                        "host": "https://core.eniscope.com",
+                        "login": "api@your-organisation.com",
+                        "password": "plain password (the hook sends its MD5 as the API requires)",
+                    },
+                },
+                "conn-fields": conn_fields,
+            }
+        ],
     }
