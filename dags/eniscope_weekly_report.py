@@ -1,0 +1,93 @@
+"""
+### Eniscope weekly energy report
+
+Every Monday at 08:00 UTC: one report per site for the previous **site-local** Monday-to-Sunday
+week, written as a self-contained HTML file (charts embedded) and a CSV of the daily figures, then
+emailed and posted to Slack.
+
+**Week.** The data interval decides it: the last week that had ended in the site's zone at
+`data_interval_end`, so `airflow backfill create --dag-id eniscope_weekly_report --from-date
+2026-01-05 --to-date 2026-03-02 --dag-run-conf '{"deliver": false}'` writes past reports without
+sending them. Param `week_start` (a Monday) overrides the interval for a manual run.
+
+**Sites.** Variable `eniscope_sites` (JSON list of site ids, as the sync DAGs), else every site
+of the warehouse with meters. One mapped `build_report` per site.
+
+**Read-only.** Reads the views (`v_readings_daily`, `v_readings_enriched`, `v_meters`, ...) through
+connection `energy_db_readonly` when it exists (role from `include/sql/roles/readonly_role.sql`),
+else `energy_db`, always in one `REPEATABLE READ READ ONLY` transaction per task: it never writes.
+
+**Content.** Total kWh and change vs the previous week and the same week a year earlier; daily
+kWh per meter; load profile heatmap (local hour x weekday); peak demand and when; after-hours
+share (Variable `report_business_hours`, default Mon-Fri 08:00-18:00); meters with the largest
+change; data completeness per meter (with the validation DAG's verdict when it ran).
+
+**Output and delivery.** Files under Variable `report_base_path` (object storage URL, default
+`file://$AIRFLOW_HOME/reports`) as `<site>/energy-report_<site>_<YYYY-Www>.html|.csv`. Email
+through `smtp_default` to Variable `report_emails` (JSON list, or `{"<site_id>": [...],
+"default": [...]}`), HTML and CSV attached; Slack through `slack_default`. A channel whose
+connection is missing is skipped with a log line.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
+
+from argo_energy.dag_defaults import default_args
+from argo_energy.report import tasks as report
+
+with DAG(
+    dag_id="eniscope_weekly_report",
+    doc_md=__doc__,
+    description="Weekly per-site energy report (HTML + CSV), read-only, by email and Slack",
+    schedule=CronDataIntervalTimetable("0 8 * * 1", timezone="UTC"),
+    start_date=pendulum.datetime(2025, 1, 6, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["eniscope", "report"],
+    params={
+        "week_start": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Week (Monday)",
+            description="Leave empty to report the last site-local week ended at the data interval end; "
+            "or give a Monday (YYYY-MM-DD).",
+        ),
+        "deliver": Param(
+            True,
+            type="boolean",
+            title="Send email and Slack",
+            description="False writes the files only (e.g. for backfills of past weeks).",
+        ),
+    },
+) as dag:
+
+    @task(task_id="select_sites")
+    def select_sites() -> list[str]:
+        """Site ids of this run: Variable eniscope_sites, else every site with meters."""
+        return report.select_sites()
+
+    @task(task_id="build_report", map_index_template="{{ report_site }}")
+    def build_report(site_id: str, params=None, data_interval_end=None) -> dict:
+        """Read, compute, draw and write one site's report; return its URLs and headline figures."""
+        get_current_context()["report_site"] = site_id
+        return report.build_report(site_id, params["week_start"], data_interval_end)
+
+    @task(task_id="email_report", map_index_template="{{ report_site }}")
+    def email_report(built: dict, params=None) -> dict:
+        """Email the report (HTML and CSV attached) when smtp_default and recipients exist."""
+        get_current_context()["report_site"] = built["headline"]["site_id"]
+        return report.email_report(built, params["deliver"])
+
+    @task(task_id="slack_report", map_index_template="{{ report_site }}")
+    def slack_report(built: dict, params=None) -> dict:
+        """Post the headline figures to Slack when slack_default exists."""
+        get_current_context()["report_site"] = built["headline"]["site_id"]
+        return report.slack_report(built, params["deliver"])
+
+    reports = build_report.expand(site_id=select_sites())
+    email_report.expand(built=reports)
+    slack_report.expand(built=reports)

@@ -1,0 +1,101 @@
+"""Deliver a written report: email with the HTML and CSV attached, and a Slack webhook message.
+
+Each channel is active only when its Airflow connection exists (``smtp_default``,
+``slack_default``); a missing connection, or no recipient for the site, is a logged skip, not a
+failure. A connection that exists but does not work is a failure (the task retries).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from argo_energy.report import render
+
+log = logging.getLogger(__name__)
+
+SMTP_CONN_ID = "smtp_default"
+SLACK_CONN_ID = "slack_default"
+SLACK_TIMEOUT_SECONDS = 15
+FALLBACK_FROM_EMAIL = "argo-reports@localhost"
+
+
+def connection_or_none(conn_id: str) -> Any | None:
+    """The Airflow connection ``conn_id``, or None when it is not defined."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
+def _from_email(conn: Any) -> str:
+    extra = getattr(conn, "extra_dejson", None) or {}
+    if extra.get("from_email"):
+        return str(extra["from_email"])
+    from airflow.sdk import conf
+
+    return conf.get("email", "from_email", fallback=None) or FALLBACK_FROM_EMAIL
+
+
+def _local_copies(urls: Sequence[str], folder: Path) -> list[str]:
+    """Copy the report files (any object storage) to ``folder``: the SMTP hook attaches local paths."""
+    from airflow.sdk import ObjectStoragePath
+
+    paths = []
+    for url in urls:
+        source = ObjectStoragePath(url)
+        target = folder / source.name
+        target.write_bytes(source.read_bytes())
+        paths.append(str(target))
+    return paths
+
+
+def send_email(
+    report: Mapping[str, Any], recipients: Sequence[str], conn_id: str = SMTP_CONN_ID
+) -> dict[str, Any]:
+    """Email the report to ``recipients`` through ``conn_id``; returns what was done."""
+    site_id = report["headline"]["site_id"]
+    conn = connection_or_none(conn_id)
+    if conn is None:
+        log.info("report email skipped for site %s: connection %r is not defined", site_id, conn_id)
+        return {"sent": False, "reason": f"no connection {conn_id}"}
+    if not recipients:
+        log.info("report email skipped for site %s: Variable report_emails names no recipient", site_id)
+        return {"sent": False, "reason": "no recipient"}
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    h = report["headline"]
+    with tempfile.TemporaryDirectory(prefix="argo-report-") as tmp:
+        files = _local_copies([report["html_url"], report["csv_url"]], Path(tmp))
+        with SmtpHook(smtp_conn_id=conn_id) as hook:
+            hook.send_email_smtp(
+                to=list(recipients),
+                subject=render.title(h),
+                html_content=render.email_html(h),
+                from_email=_from_email(conn),
+                files=files,
+            )
+    log.info("report email for site %s week %s sent to %d recipient(s) with %d attachment(s)",
+             site_id, h["week"], len(recipients), len(files))
+    return {"sent": True, "recipients": len(recipients), "attachments": [Path(f).name for f in files]}
+
+
+def send_slack(report: Mapping[str, Any], conn_id: str = SLACK_CONN_ID) -> dict[str, Any]:
+    """Post the headline figures to the Slack incoming webhook of ``conn_id``."""
+    site_id = report["headline"]["site_id"]
+    if connection_or_none(conn_id) is None:
+        log.info("report Slack message skipped for site %s: connection %r is not defined", site_id, conn_id)
+        return {"sent": False, "reason": f"no connection {conn_id}"}
+    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+    text = render.slack_text(report["headline"], report.get("html_url"))
+    response = SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=SLACK_TIMEOUT_SECONDS).send(text=text)
+    status = getattr(response, "status_code", None)
+    log.info("report Slack message for site %s week %s posted (HTTP %s)", site_id, report["headline"]["week"], status)
+    return {"sent": True, "status": status}

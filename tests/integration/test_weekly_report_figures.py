@@ -1,0 +1,401 @@
+"""The weekly report's figures against an independent computation on known planted data.
+
+Readings go in through the warehouse write API; the expected numbers are computed here in plain
+Python from the same ``Reading`` objects (zoneinfo for the site calendars), never with the
+report's SQL or its figure functions. Two New York DST weeks (spring forward on Sunday 8 March
+2026, fall back on Sunday 1 November 2026) and a Kolkata week (+05:30) are covered; one meter has
+a gap, zero and NULL readings. Every read goes through the report's read-only snapshot.
+
+The planted data set and the expected-value functions are reused by the DAG and browser tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from argo_energy.models import Channel, Device, Organization, Reading
+from argo_energy.report import config, figures, queries, tasks
+from argo_energy.warehouse import (
+    apply_migrations,
+    build_views,
+    refresh_hourly_usage,
+    upsert_channels,
+    upsert_devices,
+    upsert_organizations,
+    write_window,
+)
+
+pytestmark = pytest.mark.integration
+
+Q = timedelta(minutes=15)
+NY, KOL = "America/New_York", "Asia/Kolkata"
+SITES = {"ny-hq": ("Argo HQ", NY), "pune": ("Pune Plant", KOL)}
+
+
+@dataclass(frozen=True)
+class PlantedMeter:
+    meter_id: int
+    name: str
+    site_id: str
+
+
+METERS = {
+    901: PlantedMeter(901, "Main incomer", "ny-hq"),
+    902: PlantedMeter(902, "HVAC", "ny-hq"),
+    903: PlantedMeter(903, "Lighting (gappy)", "ny-hq"),
+    951: PlantedMeter(951, "Line 1", "pune"),
+}
+SPRING = date(2026, 3, 2)  # Mon; Sun 8 March 2026 02:00 EST -> 03:00 EDT: a 167-hour week
+FALL = date(2026, 10, 26)  # Mon; Sun 1 November 2026 02:00 EDT -> 01:00 EST: a 169-hour week
+# Meter 903 misses Wednesday 4 March 2026 08:00-18:00 local (40 intervals) in the spring week.
+GAP = (datetime(2026, 3, 4, 8, tzinfo=ZoneInfo(NY)), datetime(2026, 3, 4, 18, tzinfo=ZoneInfo(NY)))
+# The fall week's Sunday also runs on a Saturday-inclusive business-hours spec (Variable test).
+BUSINESS_HOURS = {"default": {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "18:00"},
+                  "pune": {"days": ["mon", "tue", "wed", "thu", "fri", "sat"], "start": "09:30", "end": "17:30"}}
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def week_bounds(monday: date, zone: str) -> tuple[datetime, datetime]:
+    return local_midnight(monday, zone), local_midnight(monday + timedelta(days=7), zone)
+
+
+def _grid(start: datetime, end: datetime) -> list[datetime]:
+    out, ts = [], start
+    while ts < end:
+        out.append(ts)
+        ts += Q
+    return out
+
+
+def _reading(meter_id: int, ts: datetime, i: int, zone: str, scale: int = 1) -> Reading:
+    """Quarter multiples (exact in single precision), higher during the local working day."""
+    local = ts.astimezone(ZoneInfo(zone))
+    busy = 4 if local.weekday() < 5 and 8 <= local.hour < 18 else 0
+    k = scale * (1 + meter_id % 3 + busy + i % 5)
+    return Reading(ts, energy_kwh=0.25 * k, power_kw=1.0 * k + 0.5 * (i * 3 % 4), voltage_v=230.0)
+
+
+def _week_readings(meter_id: int, monday: date, zone: str, scale: int = 1) -> list[Reading]:
+    return [_reading(meter_id, ts, i, zone, scale) for i, ts in enumerate(_grid(*week_bounds(monday, zone)))]
+
+
+def _dataset() -> dict[int, list[Reading]]:
+    data: dict[int, list[Reading]] = defaultdict(list)
+    for meter_id in (901, 902, 903):
+        data[meter_id] += _week_readings(meter_id, SPRING - timedelta(days=7), NY, scale=2)
+        data[meter_id] += _week_readings(meter_id, FALL, NY)
+    data[901] += _week_readings(901, SPRING - timedelta(weeks=52), NY, scale=3)  # a year earlier: one meter
+    data[901] += _week_readings(901, SPRING, NY)
+    data[902] += _week_readings(902, SPRING, NY)
+    gappy = []
+    for i, r in enumerate(_week_readings(903, SPRING, NY)):
+        if GAP[0] <= r.ts < GAP[1]:
+            continue  # never received
+        if i % 97 == 0:
+            r = Reading(r.ts, energy_kwh=0.0, power_kw=0.0)  # a zero: not a clean reading
+        elif i % 89 == 0:
+            r = Reading(r.ts, energy_kwh=None, power_kw=r.power_kw)  # not measured
+        gappy.append(r)
+    data[903] += gappy
+    data[902] += _week_readings(902, FALL - timedelta(days=7), NY)[: 96 * 3]  # previous week: 3 days only
+    data[951] += _week_readings(951, SPRING, KOL)
+    data[951] += _week_readings(951, SPRING - timedelta(days=7), KOL, scale=2)
+    return dict(data)
+
+
+DATA = _dataset()
+
+
+def plant(dsn: str) -> None:
+    """Create the warehouse in ``dsn`` and write ``DATA`` through the write API."""
+    with psycopg.connect(dsn) as conn:
+        apply_migrations(conn)
+        upsert_organizations(conn, [Organization(sid, name, timezone=tz) for sid, (name, tz) in SITES.items()])
+        upsert_devices(conn, [Device(91, "Gateway HQ", "ny-hq"), Device(95, "Gateway Pune", "pune")])
+        upsert_channels(
+            conn,
+            [Channel(m.meter_id, m.name, 91 if m.site_id == "ny-hq" else 95, m.site_id, unit="kWh")
+             for m in METERS.values()],
+        )
+        for meter_id, readings in DATA.items():
+            readings = sorted(readings, key=lambda r: r.ts)
+            write_window(
+                conn,
+                organization_id=METERS[meter_id].site_id,
+                channel_id=meter_id,
+                start=readings[0].ts,
+                end=readings[-1].ts + Q,
+                readings=readings,
+                rejected=[],
+                fetched=len(readings),
+            )
+        build_views(conn)
+        refresh_hourly_usage(conn)
+
+
+# --------------------------------------------------------------------------------------------------
+# The independent computation
+# --------------------------------------------------------------------------------------------------
+
+
+def _clean(r: Reading) -> bool:
+    return r.energy_kwh not in (None, 0.0) and r.power_kw not in (None, 0.0)
+
+
+def _site_readings(site_id: str, monday: date) -> list[tuple[int, Reading]]:
+    zone = SITES[site_id][1]
+    start, end = week_bounds(monday, zone)
+    return [
+        (meter_id, r)
+        for meter_id, readings in DATA.items()
+        if METERS[meter_id].site_id == site_id
+        for r in readings
+        if start <= r.ts < end and _clean(r)
+    ]
+
+
+@dataclass
+class Expected:
+    total: float | None
+    previous: float | None
+    year_ago: float | None
+    daily: dict[tuple[int, date], float]
+    heatmap: dict[tuple[int, int], float]
+    peak_kw: float
+    peak_local: datetime
+    after_hours: float
+    completeness: dict[int, tuple[int, int]]
+    slots: int
+
+
+def expected_for(site_id: str, monday: date, business: tuple[set[int], time, time]) -> Expected:
+    zone = ZoneInfo(SITES[site_id][1])
+    rows = _site_readings(site_id, monday)
+    start, end = week_bounds(monday, SITES[site_id][1])
+    slots = int((end - start) / Q)
+
+    def total(m: date) -> float | None:
+        found = _site_readings(site_id, m)
+        return math.fsum(r.energy_kwh for _, r in found) if found else None  # type: ignore[misc]
+
+    daily: dict[tuple[int, date], float] = defaultdict(float)
+    heat: dict[tuple[int, int], float] = defaultdict(float)
+    per_ts: dict[datetime, float] = defaultdict(float)
+    after = 0.0
+    counts: dict[int, int] = defaultdict(int)
+    days, opens, closes = business
+    for meter_id, r in rows:
+        local = r.ts.astimezone(zone)
+        daily[(meter_id, local.date())] += r.energy_kwh  # type: ignore[operator]
+        heat[(local.weekday(), local.hour)] += r.energy_kwh  # type: ignore[operator]
+        per_ts[r.ts] += r.power_kw  # type: ignore[operator]
+        counts[meter_id] += 1
+        if not (local.weekday() in days and opens <= local.time() < closes):
+            after += r.energy_kwh  # type: ignore[operator]
+    peak_ts = min(per_ts, key=lambda ts: (-per_ts[ts], ts))
+    site_meters = [m for m in METERS.values() if m.site_id == site_id]
+    return Expected(
+        total=total(monday),
+        previous=total(monday - timedelta(days=7)),
+        year_ago=total(monday - timedelta(weeks=52)),
+        daily=dict(daily),
+        heatmap=dict(heat),
+        peak_kw=per_ts[peak_ts],
+        peak_local=peak_ts.astimezone(zone).replace(tzinfo=None),
+        after_hours=after,
+        completeness={m.meter_id: (counts.get(m.meter_id, 0), slots) for m in site_meters},
+        slots=slots,
+    )
+
+
+MON_FRI_8_18 = ({0, 1, 2, 3, 4}, time(8), time(18))
+
+
+# --------------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report_dsn(make_database: Any) -> str:
+    dsn = make_database("report")
+    plant(dsn)
+    return dsn
+
+
+@pytest.fixture
+def snapshot(report_dsn: str) -> Iterator[Any]:
+    # A session zone that is neither UTC nor a site's: nothing may depend on it.
+    with psycopg.connect(report_dsn, options="-c TimeZone=Australia/Adelaide") as conn, \
+            queries.read_only_snapshot(conn) as cur:
+        yield cur
+
+
+def _figures(cur: Any, site_id: str, monday: date, hours: config.BusinessHours | None = None) -> figures.WeeklyFigures:
+    return tasks.compute_figures(cur, site_id, monday.isoformat(), None, hours or config.DEFAULT_BUSINESS_HOURS)
+
+
+def _check_against(result: figures.WeeklyFigures, exp: Expected) -> None:
+    week = result.week
+    assert week.hours == exp.slots / 4
+    assert result.total_kwh == pytest.approx(exp.total, rel=1e-12), "total kWh of the week"
+    if exp.previous is None:
+        assert result.previous.kwh is None
+        assert result.change_vs_previous_pct is None
+    else:
+        assert result.previous.kwh == pytest.approx(exp.previous, rel=1e-12)
+    if exp.year_ago is None:
+        assert result.year_ago.kwh is None, "no data a year earlier: n/a"
+        assert result.change_vs_year_ago_pct is None
+    else:
+        assert result.year_ago.kwh == pytest.approx(exp.year_ago, rel=1e-12)
+        assert result.change_vs_year_ago_pct == pytest.approx((exp.total - exp.year_ago) / exp.year_ago * 100)
+    if exp.previous is not None:
+        assert result.change_vs_previous_pct == pytest.approx((exp.total - exp.previous) / exp.previous * 100)
+    # Daily kWh per meter: every planted meter-day, and missing days are None (never 0).
+    for (meter_id, day), cell in result.daily.items():
+        if (meter_id, day) in exp.daily:
+            assert cell.kwh == pytest.approx(exp.daily[(meter_id, day)], rel=1e-12), f"meter {meter_id} on {day}"
+        else:
+            assert cell.kwh is None, f"meter {meter_id} has no reading on {day}: n/a, not 0"
+    # Heatmap: 7 x 24 local cells.
+    assert [len(row) for row in result.heatmap] == [24] * 7, "7 x 24 cells"
+    for d in range(7):
+        for h in range(24):
+            value = result.heatmap[d][h]
+            if (d, h) in exp.heatmap:
+                assert value == pytest.approx(exp.heatmap[(d, h)], rel=1e-12), f"cell day {d} hour {h}"
+            else:
+                assert value is None, f"cell day {d} hour {h} has no interval: None"
+    assert math.fsum(v for row in result.heatmap for v in row if v is not None) == pytest.approx(exp.total)
+    assert result.peak is not None
+    assert result.peak.kw == pytest.approx(exp.peak_kw, rel=1e-12)
+    assert result.peak.local == exp.peak_local, "peak demand at the earliest interval with the highest sum"
+    assert result.after_hours_kwh == pytest.approx(exp.after_hours, rel=1e-12)
+    assert result.after_hours_share == pytest.approx(exp.after_hours / exp.total)
+    got = {c.meter_id: (c.received, c.expected) for c in result.completeness}
+    assert got == exp.completeness, "completeness per meter: clean intervals / intervals of the week"
+
+
+def test_spring_forward_week_matches_independent_computation(snapshot: Any) -> None:
+    result = _figures(snapshot, "ny-hq", SPRING)
+    exp = expected_for("ny-hq", SPRING, MON_FRI_8_18)
+    assert exp.slots == 668, "the planted week has 167 hours"
+    _check_against(result, exp)
+    # Sunday 02:00-02:59 does not exist in New York that night.
+    assert result.heatmap[6][2] is None
+    assert result.week.iso_label == "2026-W10"
+    assert result.year_ago.week.monday == date(2025, 3, 3)
+
+
+def test_fall_back_week_matches_independent_computation(snapshot: Any) -> None:
+    result = _figures(snapshot, "ny-hq", FALL)
+    exp = expected_for("ny-hq", FALL, MON_FRI_8_18)
+    assert exp.slots == 676, "the planted week has 169 hours"
+    _check_against(result, exp)
+    # The repeated 01:00 hour holds eight intervals per meter (3 meters).
+    ones = [r for m, r in _site_readings("ny-hq", FALL) if r.ts.astimezone(ZoneInfo(NY)).date() == date(2026, 11, 1)
+            and r.ts.astimezone(ZoneInfo(NY)).hour == 1]
+    assert len(ones) == 8 * 3
+    assert result.heatmap[6][1] == pytest.approx(math.fsum(r.energy_kwh for r in ones))  # type: ignore[misc]
+
+
+def test_half_hour_zone_with_site_business_hours(snapshot: Any) -> None:
+    hours = config.business_hours_for(BUSINESS_HOURS, "pune")
+    result = _figures(snapshot, "pune", SPRING, hours)
+    exp = expected_for("pune", SPRING, ({0, 1, 2, 3, 4, 5}, time(9, 30), time(17, 30)))
+    _check_against(result, exp)
+    assert result.week.start == datetime(2026, 3, 1, 18, 30, tzinfo=UTC), "Kolkata Monday starts 18:30 UTC Sunday"
+
+
+def test_gap_lowers_completeness(snapshot: Any) -> None:
+    spring = {c.meter_id: c for c in _figures(snapshot, "ny-hq", SPRING).completeness}
+    fall = {c.meter_id: c for c in _figures(snapshot, "ny-hq", FALL).completeness}
+    assert spring[901].share == 1.0
+    assert spring[902].share == 1.0
+    missing = 40 + sum(1 for i in range(668) if i % 97 == 0 or i % 89 == 0)  # upper bound of what 903 lacks
+    assert spring[903].expected == 668
+    assert 668 - missing <= spring[903].received <= 668 - 40, "the 40-interval gap and the unclean readings"
+    assert spring[903].share < spring[901].share
+    assert fall[903].share == 1.0, "the same meter is complete in a week without a gap"
+
+
+def test_largest_changes_rank_meters_by_absolute_change(snapshot: Any) -> None:
+    result = _figures(snapshot, "ny-hq", FALL)
+    # Previous week: 901 and 903 none, 902 only three days: the only comparable meter is 902.
+    assert [c.meter_id for c in result.meter_changes] == [902]
+    this = math.fsum(r.energy_kwh for m, r in _site_readings("ny-hq", FALL) if m == 902)  # type: ignore[misc]
+    before = math.fsum(r.energy_kwh for m, r in _site_readings("ny-hq", FALL - timedelta(days=7)) if m == 902)  # type: ignore[misc]
+    assert result.meter_changes[0].change_kwh == pytest.approx(this - before)
+    spring = _figures(snapshot, "ny-hq", SPRING)
+    changes = [abs(c.change_kwh or 0) for c in spring.meter_changes]
+    assert changes == sorted(changes, reverse=True)
+    assert len(changes) == 3
+
+
+def test_previous_week_completeness_is_reported(snapshot: Any) -> None:
+    result = _figures(snapshot, "ny-hq", FALL)
+    # 902 has 3 of 7 days, 901 and 903 nothing: (3 * 96) / (3 * 672) intervals.
+    assert result.previous.completeness == pytest.approx(3 * 96 / (3 * 672))
+
+
+def test_the_snapshot_refuses_writes(report_dsn: str) -> None:
+    with psycopg.connect(report_dsn) as conn:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), queries.read_only_snapshot(conn) as cur:
+            cur.execute("UPDATE organizations SET organization_name = 'x'")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), queries.read_only_snapshot(conn) as cur:
+            cur.execute("CREATE TEMP TABLE report_scratch (x int)")
+        with queries.read_only_snapshot(conn) as cur:
+            cur.execute("SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')")
+            assert cur.fetchone() == ("repeatable read", "on")
+
+
+def test_validation_results_flag_incomplete_days(make_database: Any) -> None:
+    dsn = make_database("report_val")
+    plant(dsn)
+    wed_start, wed_end = local_midnight(date(2026, 3, 4), NY), local_midnight(date(2026, 3, 5), NY)
+    with psycopg.connect(dsn) as conn:
+        # The columns of the validation DAG's table that the report reads (include/sql/validation/).
+        conn.execute(
+            "CREATE TABLE validation_results (id bigserial PRIMARY KEY, run_id text NOT NULL, check_name text NOT NULL,"
+            " status text NOT NULL, details jsonb NOT NULL DEFAULT '[]', window_start timestamptz,"
+            " window_end timestamptz, checked_at timestamptz NOT NULL)"
+        )
+        older = '[{"channel_id": 903, "local_date": "2026-03-04", "expected": 96, "received": 10}]'
+        newer = '[{"channel_id": 903, "local_date": "2026-03-04", "expected": 96, "received": 56},' \
+                ' {"channel_id": 777, "local_date": "2026-03-04", "expected": 96, "received": 1}]'
+        rows = [
+            ("run-old", "completeness", "fail", older, wed_start, wed_end, datetime(2026, 3, 6, tzinfo=UTC)),
+            ("run-new", "completeness", "fail", newer, local_midnight(date(2026, 3, 2), NY), wed_end,
+             datetime(2026, 3, 7, tzinfo=UTC)),
+            ("run-new", "duplicates", "fail", older, wed_start, wed_end, datetime(2026, 3, 7, tzinfo=UTC)),
+        ]
+        conn.cursor().executemany(
+            "INSERT INTO validation_results (run_id, check_name, status, details, window_start, window_end, checked_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)", rows,
+        )
+    with psycopg.connect(dsn) as conn, queries.read_only_snapshot(conn) as cur:
+        result = _figures(cur, "ny-hq", SPRING)
+    text = {c.meter_id: c.validation for c in result.completeness}
+    assert text[903].startswith("1 day(s) flagged incomplete: Wed 04 Mar (56/96)"), text[903]
+    assert "3 of 7 day(s) checked" in text[903], "Mon-Wed are inside the newest run's window"
+    assert text[901].startswith("no day flagged"), text[901]
+    assert result.validation_checked
+
+
+def test_without_validation_table_the_report_says_so(snapshot: Any) -> None:
+    result = _figures(snapshot, "ny-hq", SPRING)
+    assert all(c.validation == "validation results not available" for c in result.completeness)
+    assert not result.validation_checked
