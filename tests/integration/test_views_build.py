@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from argo_energy.warehouse import WarehouseError, apply_migrations, build_views, refresh_hourly_usage, sql_dir
 from argo_energy.warehouse.views import VIEW_FILES, view_name
@@ -209,3 +212,26 @@ def test_latest_readings_probe_the_index_instead_of_scanning(warehouse_dsn: str)
     assert dict((r[0], r[4]) for r in rows)[7] < dict((r[0], r[4]) for r in rows)[6], "meter 7 walks back past zeros"
     # The seed's ten columns come first, in its order, with the same values.
     assert [r[:10] for r in sorted(rows)] == [tuple(r) for r in legacy], "same answers as the seed's view"
+
+
+def test_rebuilt_views_keep_their_grants(built: psycopg.Connection[Any]) -> None:
+    role = f"argo_reader_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # roles are cluster-wide: unique, dropped below
+    built.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+    built.commit()
+    try:
+        for view in ("mv_hourly_usage", "v_readings_hourly", "v_sites"):
+            built.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(view), sql.Identifier(role)))
+        built.commit()
+        _tamper(built, "mv_hourly_usage")
+        actions = build_views(built)
+        assert (actions["mv_hourly_usage"], actions["v_readings_hourly"]) == ("rebuilt", "created")
+        for view in ("mv_hourly_usage", "v_readings_hourly", "v_sites"):
+            granted = built.execute("SELECT has_table_privilege(%s, %s, 'SELECT')", (role, view)).fetchone()
+            assert granted == (True,), f"{role} lost SELECT on {view} when it was rebuilt"
+        assert built.execute("SELECT count(*) FROM warehouse_view_grants").fetchone() == (0,), "all restored"
+        built.rollback()
+    finally:
+        built.rollback()
+        built.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        built.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+        built.commit()
