@@ -1,0 +1,112 @@
+"""
+### Eniscope validation
+
+Every six hours (00, 06, 12, 18 UTC): data-quality checks of the energy warehouse, each its own
+task, each recording one row per run in `validation_results` (severity, status, counts, affected
+channels and site-local days, findings). `evaluate` is the verdict: it fails the run, and so sends
+one alert, when an error-severity check failed or a check could not run; its log lists the
+channels and days. Warn-severity findings are recorded and logged without failing the run.
+
+| check | severity | how |
+|---|---|---|
+| `schema` | error | tables and views present with the expected column types and indexes |
+| `freshness` | error | newest reading of every channel within `freshness_hours` |
+| `completeness` | error | received vs expected 15-minute slots per channel and site-local day (92/96/100) |
+| `ingestion_failures` | error | failed `ingestion_logs` windows without a later success |
+| `windows_never_pulled` | warn | channel-days no `ingestion_logs` window ever covered |
+| `duplicates` | error | `SQLTableCheckOperator`: one reading per channel and 15-minute slot |
+| `value_ranges` | error | `SQLColumnCheckOperator`: no negative energy/power, power factor in [-1, 1] |
+| `voltage_band` | warn | `SQLTableCheckOperator`: 100-600 V while drawing power |
+| `energy_power` | warn | E close to P x 0.25 h |
+| `flatline` | warn | runs of identical non-zero energy readings |
+| `mv_staleness` | warn | `SQLCheckOperator`: `mv_hourly_usage` equals the clean readings hour by hour |
+
+Severities can be changed per run with the `severity_overrides` param.
+
+**Self-healing** (param `self_heal`, default on): `plan_heal` turns the incomplete channel-days
+into `eniscope_historical_backfill` runs with `force` (exactly those channels and days), records
+each channel-day in `validation_heal_requests` first, and `trigger_heal` triggers them. A
+channel-day is healed at most once: if it is still incomplete later, it is reported, not re-pulled
+(delete its row to allow another heal).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, task
+
+from argo_energy.dag_defaults import default_args
+from argo_energy.validation import tasks as vt
+from argo_energy.validation.checks import CHECKS
+from argo_energy.validation.config import PARAM_SPECS
+from argo_energy.validation.healing import BACKFILL_DAG_ID
+from argo_energy.validation.operators import OPERATOR_CHECKS
+from argo_energy.warehouse.connection import sql_dir
+
+with DAG(
+    dag_id="eniscope_validation",
+    doc_md=__doc__,
+    description="Data-quality checks every 6 hours, results in validation_results, self-healing backfills",
+    schedule=CronDataIntervalTimetable("0 */6 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=2),
+    default_args=default_args(),
+    tags=["eniscope", "validation"],
+    template_searchpath=[str(sql_dir())],
+    params={name: Param(spec.default, **spec.schema()) for name, spec in PARAM_SPECS.items()},
+) as dag:
+
+    @task(task_id="ensure_results_tables")
+    def ensure_results_tables() -> None:
+        """Create validation_results and validation_heal_requests when missing (idempotent)."""
+        vt.ensure_tables()
+
+    @task
+    def run_check(name: str, **context) -> dict:
+        """Run one Python check, record its row, log its channels and days."""
+        return vt.run_python_check(name, context)
+
+    @task(task_id="plan_heal")
+    def plan_heal(**context) -> list:
+        """Record and return the backfill runs for this run's incomplete channel-days."""
+        return vt.plan_heal_run(context)
+
+    @task(task_id="confirm_heal", trigger_rule=TriggerRule.ALL_DONE)
+    def confirm_heal(planned: list | None, **context) -> dict:
+        """Mark the heals whose backfill run exists; forget those never created."""
+        return vt.confirm_heal_run(planned, context)
+
+    @task(task_id="evaluate", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def evaluate(**context) -> dict:
+        """The verdict: fail when an error-severity check failed or a check recorded nothing."""
+        return vt.evaluate_run(context)
+
+    ensure = ensure_results_tables()
+    checks = {
+        spec.name: run_check.override(task_id=f"check_{spec.name}")(spec.name)
+        for spec in CHECKS
+        if spec.run is not None
+    }
+    checks.update({name: factory() for name, factory in OPERATOR_CHECKS.items()})
+
+    planned = plan_heal()
+    trigger = TriggerDagRunOperator.partial(
+        task_id="trigger_heal",
+        trigger_dag_id=BACKFILL_DAG_ID,
+        logical_date=None,
+        wait_for_completion=False,
+        skip_when_already_exists=True,
+        openlineage_inject_parent_info=False,
+        map_index_template="{{ task.trigger_run_id }}",
+    ).expand_kwargs(planned)
+    confirmed = confirm_heal(planned)
+    verdict = evaluate()
+
+    ensure >> list(checks.values())
+    checks["completeness"] >> planned >> trigger >> confirmed
+    [*checks.values(), confirmed] >> verdict

@@ -1,0 +1,217 @@
+"""Tunables of the validation DAG: the Params, their defaults, and the validated config. Pure.
+
+The DAG builds its ``params`` from ``PARAM_SPECS`` (typed, with JSON-schema bounds, shown as a form
+in the UI); every task turns the run's params into one ``ValidationConfig`` with
+``config_from_params``, which raises ``ValueError`` naming each bad value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("error", "warn")
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One Param: default, JSON-schema type and bounds, and the text shown in the trigger form."""
+
+    default: Any
+    type: str | list[str]
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type, "description": self.description, **self.extra}
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
+
+
+PARAM_SPECS: dict[str, ParamSpec] = {
+    "lookback_days": ParamSpec(
+        7, "integer",
+        "Days the data checks read: completeness and pulled windows per site-local day, "
+        "duplicates, value ranges, energy vs power and flat lines over this many days before the run.",
+        minimum=1, maximum=92,
+    ),
+    "settle_hours": ParamSpec(
+        24, "integer",
+        "A local day is checked for completeness only once it ended at least this many hours "
+        "before the run (the daily sync at 02:00 UTC has fetched it by then).",
+        minimum=0, maximum=168,
+    ),
+    "freshness_hours": ParamSpec(
+        30, "number",
+        "A channel is stale when its newest reading is older than this many hours.",
+        minimum=0.25, maximum=24 * 31,
+    ),
+    "failure_lookback_days": ParamSpec(
+        7, "integer",
+        "Ingestion failures logged in this many days before the run must have a later success.",
+        minimum=1, maximum=92,
+    ),
+    "energy_power_rel_tolerance": ParamSpec(
+        0.02, "number",
+        "An interval is inconsistent when |E - P x 0.25 h| exceeds this share of the larger of the two.",
+        minimum=0, maximum=1,
+    ),
+    "energy_power_abs_tolerance_kwh": ParamSpec(
+        0.001, "number",
+        "... and also exceeds this many kWh (so that tiny loads do not fail on rounding).",
+        minimum=0, maximum=100,
+    ),
+    "energy_power_max_share": ParamSpec(
+        0.02, "number",
+        "A channel-day fails energy vs power when more than this share of its intervals is inconsistent.",
+        minimum=0, maximum=1,
+    ),
+    "flatline_min_intervals": ParamSpec(
+        24, "integer",
+        "A run of this many consecutive identical non-zero energy readings is a flat line (24 = 6 h).",
+        minimum=2, maximum=96 * 7,
+    ),
+    "mv_compare_days": ParamSpec(
+        7, "integer",
+        "mv_hourly_usage must match the clean readings hour by hour over this many days.",
+        minimum=1, maximum=92,
+    ),
+    "self_heal": ParamSpec(
+        True, "boolean",
+        "Trigger eniscope_historical_backfill (force) once for the incomplete channel-days.",
+    ),
+    "heal_max_channel_days": ParamSpec(
+        500, "integer",
+        "At most this many channel-days are healed per run (oldest first); the rest wait for the next run.",
+        minimum=1, maximum=20000,
+    ),
+    "ignore_channel_ids": ParamSpec(
+        [], "array",
+        "Channel ids left out of every check (decommissioned meters). Variable "
+        "validation_ignore_channel_ids adds to this list for scheduled runs.",
+        extra={"items": {"type": "integer"}},
+    ),
+    "severity_overrides": ParamSpec(
+        {}, "object",
+        'Per-check severity, e.g. {"flatline": "error", "completeness": "warn"}.',
+        extra={"additionalProperties": {"type": "string", "enum": list(SEVERITIES)}},
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationConfig:
+    lookback_days: int = 7
+    settle_hours: int = 24
+    freshness_hours: float = 30.0
+    failure_lookback_days: int = 7
+    energy_power_rel_tolerance: float = 0.02
+    energy_power_abs_tolerance_kwh: float = 0.001
+    energy_power_max_share: float = 0.02
+    flatline_min_intervals: int = 24
+    mv_compare_days: int = 7
+    self_heal: bool = True
+    heal_max_channel_days: int = 500
+    ignore_channel_ids: tuple[int, ...] = ()
+    severity_overrides: Mapping[str, str] = field(default_factory=dict)
+
+    def severity(self, check_name: str, default: str) -> str:
+        return self.severity_overrides.get(check_name, default)
+
+
+def _number(name: str, value: Any, spec: ParamSpec, problems: list[str], integer: bool) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str):
+            try:
+                value = int(value) if integer else float(value)
+            except ValueError:
+                problems.append(f"{name} must be a number, got {value!r}")
+                return spec.default
+        else:
+            problems.append(f"{name} must be a number, got {value!r}")
+            return spec.default
+    if integer and int(value) != value:
+        problems.append(f"{name} must be an integer, got {value!r}")
+        return spec.default
+    if spec.minimum is not None and value < spec.minimum:
+        problems.append(f"{name} must be >= {spec.minimum}, got {value!r}")
+    if spec.maximum is not None and value > spec.maximum:
+        problems.append(f"{name} must be <= {spec.maximum}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def parse_channel_id_list(name: str, value: Any, problems: list[str]) -> tuple[int, ...]:
+    """A list of channel ids (ints or digit strings; a JSON list string is accepted too)."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = [part for part in value.split(",") if part.strip()]
+    if not isinstance(value, list | tuple):
+        problems.append(f"{name} must be a list of channel ids, got {value!r}")
+        return ()
+    out: list[int] = []
+    for item in value:
+        if isinstance(item, int) and not isinstance(item, bool):
+            out.append(item)
+        elif isinstance(item, str) and item.strip().isdigit():
+            out.append(int(item.strip()))
+        else:
+            problems.append(f"{name} contains {item!r}, which is not a channel id")
+    return tuple(sorted(set(out)))
+
+
+def config_from_params(
+    params: Mapping[str, Any], *, known_checks: tuple[str, ...] = (), extra_ignored: tuple[int, ...] = ()
+) -> ValidationConfig:
+    """Validate the run's params (missing ones take their defaults); raise ``ValueError`` listing problems."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name, spec in PARAM_SPECS.items():
+        raw = params.get(name, spec.default)
+        if raw is None:
+            raw = spec.default
+        if spec.type in ("integer", "number"):
+            values[name] = _number(name, raw, spec, problems, integer=spec.type == "integer")
+        elif spec.type == "boolean":
+            if isinstance(raw, bool):
+                values[name] = raw
+            else:
+                problems.append(f"{name} must be true or false, got {raw!r}")
+        elif name == "ignore_channel_ids":
+            values[name] = tuple(sorted(set(parse_channel_id_list(name, raw, problems)) | set(extra_ignored)))
+        elif name == "severity_overrides":
+            values[name] = _severity_overrides(raw, known_checks, problems)
+    if problems:
+        raise ValueError("invalid validation params: " + "; ".join(problems))
+    return ValidationConfig(**values)
+
+
+def _severity_overrides(raw: Any, known_checks: tuple[str, ...], problems: list[str]) -> dict[str, str]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError:
+            problems.append(f"severity_overrides must be a JSON object, got {raw!r}")
+            return {}
+    if not isinstance(raw, Mapping):
+        problems.append(f"severity_overrides must be an object, got {raw!r}")
+        return {}
+    out: dict[str, str] = {}
+    for check, severity in raw.items():
+        if known_checks and check not in known_checks:
+            problems.append(f"severity_overrides names unknown check {check!r} (known: {', '.join(known_checks)})")
+        elif severity not in SEVERITIES:
+            problems.append(f"severity_overrides[{check!r}] must be one of {SEVERITIES}, got {severity!r}")
+        else:
+            out[str(check)] = str(severity)
+    return out

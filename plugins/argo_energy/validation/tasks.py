@@ -1,0 +1,247 @@
+"""What the tasks of ``eniscope_validation`` do; the DAG file only wires these.
+
+Every check task records exactly one row in ``validation_results`` (pass, fail or error) and logs
+its findings (channels and days); a finding never fails the check's own task. The ``evaluate``
+task is the verdict: it fails the run when an error-severity check failed or a check could not
+run, so the failure alert is one message per run that lists what failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
+from datetime import UTC, date, datetime
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from argo_energy.validation.checks import CHECK_NAMES, CHECKS_BY_NAME
+from argo_energy.validation.config import ValidationConfig, config_from_params, parse_channel_id_list
+from argo_energy.validation.healing import BACKFILL_DAG_ID, heal_run_id, plan_heal
+from argo_energy.validation.results import ERROR, FAIL, CheckResult, summary_lines
+from argo_energy.validation.store import (
+    RunInfo,
+    confirm_heal_requests,
+    ensure_schema,
+    forget_heal_requests,
+    heal_requests_of,
+    load_run_results,
+    record_heal_requests,
+    record_result,
+)
+from argo_energy.warehouse.connection import Connection
+
+log = logging.getLogger(__name__)
+
+ENERGY_DB_CONN_ID = "energy_db"
+IGNORE_VARIABLE = "validation_ignore_channel_ids"
+
+
+class CheckFailed(Exception):
+    """A SQL check operator's check did not hold (raised instead of its AirflowException)."""
+
+
+def connect(conn_id: str = ENERGY_DB_CONN_ID) -> Connection:
+    from argo_energy.warehouse import connect as warehouse_connect
+
+    return warehouse_connect(conn_id)
+
+
+def run_info(context: Mapping[str, Any]) -> RunInfo:
+    """The run's identity and ``as_of``: the data interval's end (a manual run: its run_after)."""
+    ti = context["ti"]
+    dag_run = context.get("dag_run")
+    as_of = context.get("data_interval_end") or getattr(dag_run, "run_after", None) or datetime.now(UTC)
+    return RunInfo(dag_id=ti.dag_id, run_id=ti.run_id, as_of=as_of.astimezone(UTC))
+
+
+def run_config(context: Mapping[str, Any]) -> ValidationConfig:
+    """The run's params validated, plus the channels of Variable ``validation_ignore_channel_ids``."""
+    from airflow.sdk import Variable
+
+    problems: list[str] = []
+    extra = parse_channel_id_list(IGNORE_VARIABLE, Variable.get(IGNORE_VARIABLE, default=None), problems)
+    if problems:
+        raise AirflowFailException(f"Variable {IGNORE_VARIABLE}: " + "; ".join(problems))
+    try:
+        return config_from_params(context.get("params") or {}, known_checks=CHECK_NAMES, extra_ignored=extra)
+    except ValueError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def _error_line(exc: BaseException) -> str:
+    first = next((line for line in str(exc).splitlines() if line.strip()), "")
+    return f"the check could not run: {type(exc).__name__}: {first}"[:500]
+
+
+def log_result(result: CheckResult) -> None:
+    emit = log.warning if result.failed else log.info
+    for line in result.log_lines():
+        emit("%s", line)
+
+
+def execute_check(
+    conn: Connection, run: RunInfo, cfg: ValidationConfig, name: str, judge: Callable[[], CheckResult]
+) -> CheckResult:
+    """Run ``judge``, apply the configured severity, record and log the result.
+
+    A check that raises is recorded with status 'error' and the exception propagates, so Airflow
+    retries the task (a successful retry replaces the row).
+    """
+    severity = cfg.severity(name, CHECKS_BY_NAME[name].severity)
+    try:
+        result = judge().with_severity(severity)
+    except Exception as exc:
+        broken = CheckResult(name, severity, ERROR, _error_line(exc))
+        try:
+            record_result(conn, run, broken)
+        except Exception:
+            log.exception("could not record the error of check %s either", name)
+        log.error("%s", broken.headline())
+        raise
+    record_result(conn, run, result)
+    log_result(result)
+    return result
+
+
+def _xcom(result: CheckResult) -> dict[str, Any]:
+    return {"check": result.check_name, "status": result.status, "severity": result.severity,
+            "failed_count": result.failed_count}
+
+
+def ensure_tables() -> None:
+    with closing(connect()) as conn:
+        ensure_schema(conn)
+
+
+def run_python_check(name: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    spec = CHECKS_BY_NAME[name]
+    if spec.run is None:
+        raise ValueError(f"{name} is not a Python check")
+    run, cfg = run_info(context), run_config(context)
+    with closing(connect()) as conn:
+        result = execute_check(conn, run, cfg, name, lambda: spec.run(conn, cfg, run.as_of))  # type: ignore[misc]
+    return _xcom(result)
+
+
+# ------------------------------------------------------------------------------------------------
+# self-healing
+
+
+def _completeness_findings(results: Sequence[CheckResult]) -> list[Mapping[str, Any]]:
+    for result in results:
+        if result.check_name == "completeness" and result.status == FAIL:
+            return list(result.findings)
+    return []
+
+
+def plan_heal_run(context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Record and return the backfill runs that heal this run's incomplete channel-days.
+
+    Returns ``[{"trigger_run_id": ..., "conf": {...}}]`` for ``TriggerDagRunOperator.expand_kwargs``
+    (empty when self-healing is off or nothing needs it).
+    """
+    run, cfg = run_info(context), run_config(context)
+    if not cfg.self_heal:
+        log.info("self-healing is off (param self_heal=false): nothing triggered")
+        return []
+    with closing(connect()) as conn:
+        findings = _completeness_findings(load_run_results(conn, run.dag_id, run.run_id))
+        incomplete = {(int(f["channel_id"]), date.fromisoformat(str(f["local_date"]))): f for f in findings}
+        if not incomplete:
+            log.info("no incomplete channel-day: nothing to heal")
+            return []
+        channels = sorted({cid for cid, _ in incomplete})
+        already = heal_requests_of(conn, channels, min(day for _, day in incomplete))
+        plan = plan_heal(incomplete, already, cfg.heal_max_channel_days)
+        if plan.already_healed:
+            log.warning(
+                "%d channel-day(s) are still incomplete after their heal and are not re-fetched: %s",
+                len(plan.already_healed),
+                ", ".join(f"{cid} {day}" for cid, day in plan.already_healed[:50]),
+            )
+        if plan.deferred:
+            log.warning("%d channel-day(s) over heal_max_channel_days=%d wait for the next run",
+                        len(plan.deferred), cfg.heal_max_channel_days)
+        runs: list[dict[str, Any]] = []
+        healed_days = 0
+        for index, group in enumerate(plan.groups):
+            backfill_run_id = heal_run_id(run.run_id, index)
+            items = [
+                (cid, day, backfill_run_id, incomplete[(cid, day)].get("expected"),
+                 incomplete[(cid, day)].get("received"))
+                for cid, day in group.channel_days()
+            ]
+            new = record_heal_requests(conn, run.run_id, items)
+            if len(new) != len(items):
+                # Another run requested some of these days meanwhile: heal them there, not twice.
+                forget_heal_requests(conn, [backfill_run_id])
+                log.warning("heal %s skipped: %d of its channel-days were requested by another run",
+                            backfill_run_id, len(items) - len(new))
+                continue
+            runs.append({"trigger_run_id": backfill_run_id, "conf": group.conf()})
+            healed_days += len(items)
+            log.info("heal %s: channels %s, local days %s..%s (%d channel-days)", backfill_run_id,
+                     list(group.channel_ids), group.start_date, group.end_date, len(items))
+    log.info("self-healing: %d backfill run(s) for %d channel-day(s)", len(runs), healed_days)
+    return runs
+
+
+def confirm_heal_run(planned: Sequence[Mapping[str, Any]] | None, context: Mapping[str, Any]) -> dict[str, int]:
+    """Mark heals whose backfill run exists as triggered; forget those never created (retry later)."""
+    planned = list(planned or [])
+    if not planned:
+        return {"triggered": 0, "missing": 0}
+    ti = context["ti"]
+    present, missing = [], []
+    for item in planned:
+        run_id = str(item["trigger_run_id"])
+        (present if ti.get_dr_count(dag_id=BACKFILL_DAG_ID, run_ids=[run_id]) else missing).append(run_id)
+    with closing(connect()) as conn:
+        confirmed = confirm_heal_requests(conn, present)
+        forgotten = forget_heal_requests(conn, missing)
+    log.info("heal runs present: %d (%d channel-day rows confirmed); missing: %d (%d rows forgotten)%s",
+             len(present), confirmed, len(missing), forgotten, f": {missing}" if missing else "")
+    return {"triggered": len(present), "missing": len(missing)}
+
+
+# ------------------------------------------------------------------------------------------------
+# verdict
+
+
+def verdict(results: Sequence[CheckResult], expected: Sequence[str]) -> tuple[list[CheckResult], list[str]]:
+    """(blocking results, checks without a result). Pure."""
+    recorded = {r.check_name for r in results}
+    return [r for r in results if r.blocking], [name for name in expected if name not in recorded]
+
+
+def verdict_line(blocking: Sequence[CheckResult], missing: Sequence[str]) -> str:
+    parts = []
+    for r in blocking:
+        scope = []
+        if r.affected_channels:
+            scope.append(f"{len(r.affected_channels)} channels")
+        if r.affected_days:
+            scope.append(f"{len(r.affected_days)} days")
+        label = "could not run" if r.status == ERROR else f"{r.failed_count} failing"
+        parts.append(f"{r.check_name} ({label}{', ' + ', '.join(scope) if scope else ''})")
+    if missing:
+        parts.append(f"no result from {', '.join(missing)}")
+    return "validation failed: " + "; ".join(parts)
+
+
+def evaluate_run(context: Mapping[str, Any]) -> dict[str, Any]:
+    run = run_info(context)
+    with closing(connect()) as conn:
+        results = load_run_results(conn, run.dag_id, run.run_id)
+    blocking, missing = verdict(results, CHECK_NAMES)
+    for line in summary_lines(results, missing):
+        (log.warning if blocking or missing else log.info)("%s", line)
+    if blocking or missing:
+        # The first line is what the failure alert quotes.
+        raise AirflowFailException(verdict_line(blocking, missing) + "\n" + "\n".join(
+            line for r in blocking for line in r.log_lines(limit=20)))
+    warned = [r.check_name for r in results if r.failed]
+    log.info("validation passed: %d checks, warnings from %s", len(results), warned or "none")
+    return {"checks": len(results), "warnings": warned}
