@@ -51,8 +51,9 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@lru_cache(maxsize=262_144)
 def occupancy(ts: int, timezone: str) -> float:
-    """0..1 activity of a commercial building at ``ts`` in its local time."""
+    """0..1 activity of a commercial building at ``ts`` in its local time (cached: zone maths is slow)."""
     local = datetime.fromtimestamp(ts, _zone(timezone))
     hour = local.hour + local.minute / 60.0
     weekday = local.weekday() < 5
@@ -69,33 +70,47 @@ def occupancy(ts: int, timezone: str) -> float:
     return 0.0
 
 
-def slot_values(channel: ChannelDef, slot: int, seed: int) -> dict[str, float]:
-    """All fields of one 15-minute slot of a channel (raw API units: W, Wh, V, A, VAr...)."""
+def _uniforms(count: int, *key: int) -> list[float]:
+    """``count`` deterministic numbers in [-1, 1): one hash, then a 64-bit LCG (cheap per value)."""
+    state = _mix(*key)
+    out = []
+    for _ in range(count):
+        state = (state * 6364136223846793005 + 1442695040888963407) & _MASK64
+        out.append((state >> 11) / 2.0**52 - 1.0)
+    return out
+
+
+def slot_values(channel: ChannelDef, slot: int, seed: int, phases: bool = True) -> dict[str, float]:
+    """Fields of one 15-minute slot of a channel (raw API units: W, Wh, V, A, VAr...).
+
+    Per-phase fields (P1, V2, ...) are computed only when ``phases`` is true (they cost half).
+    """
     ts = slot * SLOT
-    key = (seed, channel.channel_id, slot)
-    if channel.kind == "sensor":
-        occ = occupancy(ts, channel.timezone)
-        temperature = 19.5 + 3.0 * occ + 0.6 * noise(*key, 1)
-        humidity = 46.0 - 6.0 * occ + 4.0 * noise(*key, 2)
-        co2 = 420.0 + 600.0 * occ + 40.0 * noise(*key, 3)
-        voc = 80.0 + 150.0 * occ + 20.0 * noise(*key, 4)
-        return {"T": temperature, "RH": humidity, "CO2": co2, "VOC1": voc}
     occ = occupancy(ts, channel.timezone)
+    if channel.kind == "sensor":
+        n = _uniforms(4, seed, channel.channel_id, slot)
+        return {
+            "T": 19.5 + 3.0 * occ + 0.6 * n[0],
+            "RH": 46.0 - 6.0 * occ + 4.0 * n[1],
+            "CO2": 420.0 + 600.0 * occ + 40.0 * n[2],
+            "VOC1": 80.0 + 150.0 * occ + 20.0 * n[3],
+        }
+    n = _uniforms(13, seed, channel.channel_id, slot)
     base_w = channel.base_kw * 1000.0
-    power = base_w * (0.28 + 0.72 * occ) * (1.0 + 0.06 * noise(*key, 1))
-    pf = min(0.98, max(0.6, 0.74 + 0.2 * occ + 0.03 * noise(*key, 2)))
-    voltage = channel.voltage * (1.0 + 0.012 * noise(*key, 3))
+    power = base_w * (0.28 + 0.72 * occ) * (1.0 + 0.06 * n[0])
+    pf = min(0.98, max(0.6, 0.74 + 0.2 * occ + 0.03 * n[1]))
+    voltage = channel.voltage * (1.0 + 0.012 * n[2])
     values: dict[str, float] = {
         "P": power,
         "PF": pf,
         "V": voltage,
-        "F": (60.0 if channel.voltage < 200 else 50.0) + 0.02 * noise(*key, 4),
+        "F": (60.0 if channel.voltage < 200 else 50.0) + 0.02 * n[3],
     }
-    for phase, share in enumerate(PHASE_SPLIT, start=1):
-        phase_share = share * (1.0 + 0.03 * noise(*key, 10 + phase))
-        values[f"P{phase}"] = power * phase_share
-        values[f"V{phase}"] = voltage * (1.0 + 0.004 * noise(*key, 20 + phase))
-        values[f"PF{phase}"] = min(0.99, max(0.55, pf + 0.01 * noise(*key, 30 + phase)))
+    if phases:
+        for phase, share in enumerate(PHASE_SPLIT, start=1):
+            values[f"P{phase}"] = power * share * (1.0 + 0.03 * n[3 + phase])
+            values[f"V{phase}"] = voltage * (1.0 + 0.004 * n[6 + phase])
+            values[f"PF{phase}"] = min(0.99, max(0.55, pf + 0.01 * n[9 + phase]))
     _derive(values)
     return values
 
@@ -106,34 +121,43 @@ def _derive(values: dict[str, float]) -> None:
     values["Q"] = power * math.tan(math.acos(max(-1.0, min(1.0, pf))))
     values["S"] = power / pf if pf else 0.0
     values["I"] = power / (3.0 * voltage * pf)
+    values["In"] = 0.08 * values["I"]
+    if "P1" not in values:
+        return
     for phase in (1, 2, 3):
         p, v, f = values[f"P{phase}"], values[f"V{phase}"], values[f"PF{phase}"]
         values[f"I{phase}"] = p / (v * f)
         values[f"Q{phase}"] = p * math.tan(math.acos(f))
-    values["In"] = 0.08 * values["I"]
 
 
-def bucket_values(channel: ChannelDef, start: int, resolution: int, seed: int) -> dict[str, float]:
+def bucket_values(
+    channel: ChannelDef, start: int, resolution: int, seed: int, phases: bool = True
+) -> dict[str, float]:
     """Fields of the bucket ``[start, start + resolution)``: slot values weighted by overlap."""
     end = start + resolution
     weights: list[tuple[dict[str, float], int]] = []
     slot = start // SLOT
     while slot * SLOT < end:
         lo, hi = max(start, slot * SLOT), min(end, (slot + 1) * SLOT)
-        weights.append((slot_values(channel, slot, seed), hi - lo))
+        weights.append((slot_values(channel, slot, seed, phases), hi - lo))
         slot += 1
-    total = float(resolution)
-    merged = {key: sum(v[key] * w for v, w in weights) / total for key in weights[0][0]}
+    if len(weights) == 1:
+        merged = weights[0][0]  # a fresh dict per call: safe to modify below
+    else:
+        total = float(resolution)
+        merged = {key: sum(v[key] * w for v, w in weights) / total for key in weights[0][0]}
     if resolution < SLOT and channel.kind == "meter":
         wiggle = 1.0 + 0.02 * noise(seed, channel.channel_id, start // 60, 99)
         for key in ("P", "P1", "P2", "P3"):
-            merged[key] *= wiggle
+            if key in merged:
+                merged[key] *= wiggle
         _derive(merged)
     if channel.kind == "meter":
         hours = resolution / 3600.0
         merged["E"] = merged["P"] * hours
-        for phase in (1, 2, 3):
-            merged[f"E{phase}"] = merged[f"P{phase}"] * hours
+        if phases:
+            for phase in (1, 2, 3):
+                merged[f"E{phase}"] = merged[f"P{phase}"] * hours
     return merged
 
 
@@ -178,6 +202,7 @@ def build_records(
     late_cutoff = now - int(faults.late_hours * 3600)
     revision_from = now - int(faults.revision_hours * 3600)
     future_limit = now + faults.future_buckets * resolution
+    phases = any(code[-1:] in ("1", "2", "3") for code in fields)
     ts = start
     while ts < end:
         bucket_end = ts + resolution
@@ -204,7 +229,7 @@ def build_records(
             records.append(record)
             ts += resolution
             continue
-        values = bucket_values(channel, ts, resolution, seed)
+        values = bucket_values(channel, ts, resolution, seed, phases)
         if faults.revision > 0 and ts >= revision_from:
             factor = 1.0 + 0.01 * faults.revision * (1.0 + noise(seed, channel.channel_id, slot, faults.revision))
             for key in list(values):

@@ -34,6 +34,7 @@ ALLOWED_RES = (60, 900, 1800, 3600, 86400)
 SECRET_HEADERS = {"x-eniscope-api", "authorization", "x-eniscope-token", "cookie"}
 PREFIXES = ("/v1/1", "/v1")
 DEFAULT_INSTALLED = datetime(2024, 1, 1, tzinfo=UTC)
+MAX_TOKENS = 10_000  # sessions kept; a client sending Basic on every request creates one each time
 
 
 def min_resolution(window_seconds: int) -> int:
@@ -277,8 +278,19 @@ class Simulator:
             raise _Reply(401, {"message": "Unauthorised"})
         new_token = secrets.token_hex(20)
         with self._lock:
+            if len(self._tokens) >= MAX_TOKENS:
+                self._prune_tokens()
             self._tokens[new_token] = _Token(user, time.monotonic())
         return user, "basic", new_token
+
+    def _prune_tokens(self) -> None:
+        """Forget idle-expired tokens, then the least recently used half (clients that log in every time)."""
+        clock = time.monotonic()
+        ttl = self.config.token_ttl_seconds
+        self._tokens = {k: t for k, t in self._tokens.items() if clock - t.last_used <= ttl}
+        if len(self._tokens) >= MAX_TOKENS:
+            keep = sorted(self._tokens.items(), key=lambda item: item[1].last_used)[MAX_TOKENS // 2:]
+            self._tokens = dict(keep)
 
     # ------------------------------------------------------------------ faults
 
@@ -587,6 +599,8 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: with Nagle on, delayed ACKs add ~40 ms per response.
+    disable_nagle_algorithm = True
     server: _Server
 
     def _serve(self) -> None:
