@@ -208,3 +208,19 @@ def test_get_readings_refuses_naive_or_empty_windows(monkeypatch):
         hook.get_readings(1, datetime(2026, 1, 1), datetime(2026, 1, 2))
     with pytest.raises(ValueError, match="empty window"):
         hook.get_readings(1, start, start - timedelta(hours=1))
+
+
+def test_errors_survive_pickling():
+    import pickle
+
+    from argo_energy.eniscope.errors import ChannelUnsupportedError, EniscopeTransientError
+
+    for error in (
+        EniscopeAuthError("bad key", cause="api_key", status=403, path="organizations"),
+        ChannelUnsupportedError(59161, "channel 59161: 500 Invalid Parameter", fields=("E",)),
+        EniscopeTransientError("503 after 5 attempt(s)", status=503),
+    ):
+        copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+        assert type(copy) is type(error)
+        assert str(copy) == str(error)
+        assert copy.__dict__ == error.__dict__

@@ -18,6 +18,17 @@ class EniscopeError(Exception):
         self.status = status
         self.path = path
 
+    def __reduce__(self) -> tuple:
+        # Keyword-only attributes survive pickling/deepcopy (process pools, Airflow internals).
+        return (_rebuild, (type(self), str(self), self.__dict__))
+
+
+def _rebuild(cls: type[EniscopeError], message: str, state: dict) -> EniscopeError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
 
 class EniscopeAuthError(EniscopeError, AirflowFailException):
     """The API key, the credentials or the account's permissions were rejected (never retried).
