@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,7 +21,7 @@ from psycopg import sql
 
 from argo_energy.ingest.windows import local_date
 from argo_energy.validation.config import ValidationConfig
-from argo_energy.validation.days import ChannelDay, ChannelScope, settled_days
+from argo_energy.validation.days import ChannelDay, ChannelScope, plain_utc, settled_days
 from argo_energy.validation.results import FAIL, PASS, CheckResult
 from argo_energy.validation.schema import EXPECTED_RELATIONS, evaluate_schema
 from argo_energy.warehouse.connection import Connection, own_transaction, sql_dir
@@ -58,7 +58,7 @@ def fetch_query(conn: Connection, query: str | sql.Composable, params: Mapping[s
 
 def data_window(as_of: datetime, days: int) -> tuple[datetime, datetime]:
     """``[as_of - days, as_of)``: the readings the row-level checks look at."""
-    end = as_of.astimezone(UTC)
+    end = plain_utc(as_of)
     return end - timedelta(days=days), end
 
 

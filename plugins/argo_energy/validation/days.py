@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from argo_energy.ingest.planning import site_zone
 from argo_energy.ingest.windows import local_date, local_midnight
-from argo_energy.models import Organization
 
 SLOT = timedelta(minutes=15)
 
@@ -42,24 +40,26 @@ class ChannelDay:
 
     @property
     def expected_slots(self) -> int:
+        """96, or 92/100 on the site's DST change days: the length of the local day / 15 min."""
         return int((self.end - self.start) / SLOT)
 
 
-def resolve_zone(organization_id: str | None, timezone: str | None) -> tuple[str, str | None]:
-    """The site's IANA zone, or ``("UTC", warning)`` when missing/unknown (the ingestion does the same)."""
-    return site_zone(Organization(organization_id or "?", organization_id or "?", timezone=timezone))
+def plain_utc(instant: datetime) -> datetime:
+    """The instant as a stdlib ``datetime`` in UTC.
 
-
-def expected_slots(day: date, tz: str) -> int:
-    """15-minute slots in local day ``day`` of ``tz``: 96, or 92/100 on DST change days."""
-    start = local_midnight(day, tz)
-    end = local_midnight(day + timedelta(days=1), tz)
-    return int((end - start) / SLOT)
+    Airflow hands out pendulum ``DateTime``s; pendulum drops the tzinfo when a ``timedelta`` is
+    subtracted from one that carries ``datetime.UTC`` (``astimezone(UTC) - timedelta`` comes out
+    naive), so every instant entering the checks is converted once, here.
+    """
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"instant must be timezone-aware, got naive {instant.isoformat()}")
+    utc = instant.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=UTC)
 
 
 def last_settled_day(as_of: datetime, settle_hours: int, tz: str) -> date:
     """The newest local day of ``tz`` that ended at least ``settle_hours`` before ``as_of``."""
-    settled_until = as_of.astimezone(UTC) - timedelta(hours=settle_hours)
+    settled_until = plain_utc(as_of) - timedelta(hours=settle_hours)
     return local_date(settled_until, tz) - timedelta(days=1)
 
 

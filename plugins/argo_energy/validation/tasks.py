@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from argo_energy.validation.checks import CHECK_NAMES, CHECKS_BY_NAME
 from argo_energy.validation.config import ValidationConfig, config_from_params, parse_channel_id_list
+from argo_energy.validation.days import plain_utc
 from argo_energy.validation.healing import BACKFILL_DAG_ID, heal_run_id, plan_heal
 from argo_energy.validation.results import ERROR, FAIL, CheckResult, summary_lines
 from argo_energy.validation.store import (
@@ -53,7 +54,7 @@ def run_info(context: Mapping[str, Any]) -> RunInfo:
     ti = context["ti"]
     dag_run = context.get("dag_run")
     as_of = context.get("data_interval_end") or getattr(dag_run, "run_after", None) or datetime.now(UTC)
-    return RunInfo(dag_id=ti.dag_id, run_id=ti.run_id, as_of=as_of.astimezone(UTC))
+    return RunInfo(dag_id=ti.dag_id, run_id=ti.run_id, as_of=plain_utc(as_of))
 
 
 def run_config(context: Mapping[str, Any]) -> ValidationConfig:

@@ -1,0 +1,196 @@
+"""eniscope_validation end to end with dag.test(): real PostgreSQL, real Airflow, real alert receivers.
+
+A healthy warehouse passes every check and sends nothing. A warehouse with gaps and a negative
+reading fails the run, alerts Slack (local webhook server) and email (local aiosmtpd), triggers
+eniscope_historical_backfill exactly for the incomplete channel-days, and a later run with the
+same gaps and no Slack connection emails again but never triggers those days a second time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from tests.fixtures import receivers
+from tests.integration import test_validation_checks as vc
+from tests.integration.test_validation_checks import KOLKATA, NY, Plant, build_warehouse, midnight
+
+pytestmark = pytest.mark.integration
+
+# Fixtures of other modules, used here by name.
+webhook_receiver = receivers.webhook_receiver
+smtp_receiver = receivers.smtp_receiver
+no_plugin_folder = vc.no_plugin_folder
+
+DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "eniscope_validation.py"
+DAG_ID = "eniscope_validation"
+BACKFILL_DAG_ID = "eniscope_historical_backfill"
+# A manual run's data interval ends at its logical date: this is the checks' as_of. The newest
+# settled local day is then 2025-11-02, the 25-hour day New York falls back.
+AS_OF = datetime(2025, 11, 4, 12, tzinfo=UTC)
+SITES = {"ny": NY, "in": KOLKATA}
+CHANNELS = {101: "ny", 102: "ny", 201: "in"}
+BASE_URL = "https://airflow.argo.test"
+
+
+def load_dag() -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert bag.import_errors == {}, bag.import_errors
+    dag = bag.get_dag(DAG_ID)
+    for t in dag.tasks:
+        t.retries = 0  # a failing task must not make dag.test() wait out a retry delay
+    return dag
+
+
+def plant_world(dsn: str, gaps: dict[int, list[datetime]] | None = None) -> None:
+    """Complete 15-minute data for every channel from 9 local days before AS_OF up to AS_OF - 1 h,
+    a success log per local day, and a refreshed mv_hourly_usage; ``gaps`` are left out."""
+    gaps = gaps or {}
+    with psycopg.connect(dsn) as conn:
+        plant = Plant(conn)
+        for org, tz in SITES.items():
+            plant.site(org, tz)
+        for cid, org in CHANNELS.items():
+            tz = SITES[org]
+            plant.channel(cid, org)
+            first = AS_OF.astimezone(ZoneInfo(tz)).date() - timedelta(days=9)
+            plant.readings(cid, midnight(first, tz), AS_OF - timedelta(hours=1), skip=gaps.get(cid, ()))
+            plant.daily_logs(cid, org, tz, [first + timedelta(days=i) for i in range(9)])
+        conn.execute("SELECT argo_refresh_matview('mv_hourly_usage')")
+        conn.commit()
+
+
+@pytest.fixture
+def validation_env(airflow_db, energy_db_conn, no_plugin_folder, webhook_receiver, smtp_receiver,
+                   monkeypatch) -> Iterator[dict[str, Any]]:
+    build_warehouse(energy_db_conn)
+    monkeypatch.setenv("AIRFLOW_VAR_ALERT_EMAILS", json.dumps(["ops@argo.test"]))
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", BASE_URL)
+    return {"dsn": energy_db_conn, "webhook": webhook_receiver, "smtp": smtp_receiver}
+
+
+def results(dsn: str, run_id: str) -> dict[str, tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT check_name, severity, status, failed_count, affected_channels, affected_days "
+            "FROM validation_results WHERE dag_id = %s AND run_id = %s", (DAG_ID, run_id),
+        ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    return {f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: str(ti.state)
+            for ti in dag_run.get_task_instances()}
+
+
+def heal_runs(prefix: str) -> dict[str, dict[str, Any]]:
+    """Backfill DagRuns created by the heal of one validation run (run_id prefix), with their conf."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        runs = session.query(DagRun).filter(DagRun.dag_id == BACKFILL_DAG_ID).all()
+        return {r.run_id: dict(r.conf or {}) for r in runs if r.run_id.startswith(prefix)}
+
+
+def test_healthy_warehouse_passes_and_sends_nothing(validation_env):
+    plant_world(validation_env["dsn"])
+    dag_run = load_dag().test(logical_date=AS_OF)
+
+    assert dag_run.data_interval_end == AS_OF
+    states = task_states(dag_run)
+    assert dag_run.state == "success", states
+    assert states["trigger_heal"] == "skipped", "nothing to heal: the mapped trigger has no input"
+    found = results(validation_env["dsn"], dag_run.run_id)
+    assert len(found) == 11
+    assert {name: row[1] for name, row in found.items() if row[1] != "pass"} == {}
+    assert found["completeness"][2] == 0
+    assert validation_env["webhook"].items == [], "no Slack alert when every check passes"
+    assert validation_env["smtp"].items == [], "no email when every check passes"
+    assert heal_runs(f"heal__{dag_run.run_id}") == {}
+
+
+def test_failures_alert_and_heal_each_incomplete_day_once(validation_env, monkeypatch):
+    dsn = validation_env["dsn"]
+    ny_dst, ny_other, in_day = date(2025, 11, 2), date(2025, 10, 29), date(2025, 10, 31)
+    gaps = {
+        101: [midnight(ny_dst, NY) + timedelta(hours=9, minutes=15 * i) for i in range(6)]
+        + [midnight(ny_other, NY) + timedelta(hours=13)],
+        201: [midnight(in_day, KOLKATA), midnight(in_day, KOLKATA) + timedelta(minutes=15)],
+    }
+    plant_world(dsn, gaps)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            'UPDATE readings SET energy_kwh = -0.2 WHERE channel_id = 102 AND "timestamp" = %s',
+            (midnight(date(2025, 10, 30), NY) + timedelta(hours=8),),
+        )
+        conn.execute("SELECT argo_refresh_matview('mv_hourly_usage')")
+
+    first = load_dag().test(logical_date=AS_OF)
+
+    states = task_states(first)
+    assert first.state == "failed", states
+    assert states["evaluate"] == "failed"
+    assert all(state == "success" for task, state in states.items() if task.startswith("check_")), states
+    found = results(dsn, first.run_id)
+    assert found["completeness"] == ("error", "fail", 3, [101, 201], [ny_other, in_day, ny_dst])
+    assert found["value_ranges"][1:] == ("fail", 1, [102], [date(2025, 10, 30)])
+    passing = {n for n, row in found.items() if row[1] == "pass"}
+    assert passing == set(found) - {"completeness", "value_ranges"}
+
+    # One alert per channel, from the verdict task, naming what the issue asks for.
+    (post,) = validation_env["webhook"].wait_for(1)
+    text = post.json()["text"]
+    for expected in (DAG_ID, "Task: evaluate", first.run_id, AS_OF.isoformat(), "Try: 1 of 1",
+                     "AirflowFailException: validation failed: completeness (3 failing, 2 channels, 3 days); "
+                     "value_ranges (1 failing, 1 channels, 1 days)",
+                     f"{BASE_URL}/dags/{DAG_ID}/runs/"):
+        assert expected in text, f"Slack alert lacks {expected!r}:\n{text}"
+    (mail,) = validation_env["smtp"].wait_for(1)
+    assert mail.rcpt_tos == ["ops@argo.test"]
+    assert f"{DAG_ID}.evaluate failed" in mail.subject
+    assert "completeness (3 failing" in mail.html()
+
+    # Self-heal: one backfill run per contiguous day range, exactly those channels, force on.
+    runs = heal_runs(f"heal__{first.run_id}")
+    expected_confs = [
+        {"start_date": d.isoformat(), "end_date": d.isoformat(), "channel_ids": [cid], "force": True,
+         "dry_run": False}
+        for d, cid in sorted([(ny_other, 101), (in_day, 201), (ny_dst, 101)])
+    ]
+    assert [runs[k] for k in sorted(runs)] == expected_confs
+    with psycopg.connect(dsn) as conn:
+        healed = conn.execute(
+            "SELECT channel_id, local_date, status, expected_slots, received_slots "
+            "FROM validation_heal_requests ORDER BY local_date, channel_id"
+        ).fetchall()
+    assert healed == [(101, ny_other, "triggered", 96, 95), (201, in_day, "triggered", 96, 94),
+                      (101, ny_dst, "triggered", 100, 94)]
+
+    # Six hours later the days are still incomplete (the backfill has not run): they are reported
+    # again but never re-triggered; without a Slack connection only the email goes out.
+    monkeypatch.delenv("AIRFLOW_CONN_SLACK_DEFAULT")
+    second = load_dag().test(logical_date=AS_OF + timedelta(hours=6))
+
+    assert second.state == "failed"
+    assert task_states(second)["evaluate"] == "failed", "the alert channel missing must not change the verdict"
+    assert heal_runs(f"heal__{second.run_id}") == {}, "a healed channel-day is never triggered twice"
+    assert len(heal_runs("heal__")) == 3
+    assert results(dsn, second.run_id)["completeness"][1:3] == ("fail", 3)
+    with psycopg.connect(dsn) as conn:
+        (details,) = conn.execute(
+            "SELECT details FROM validation_results WHERE run_id = %s AND check_name = 'completeness'",
+            (second.run_id,),
+        ).fetchone()
+    assert all(f["healed"] and f["healed"].startswith("triggered by heal__") for f in details), details
+    assert len(validation_env["smtp"].wait_for(2)) == 2, "email still sent without Slack"
+    assert len(validation_env["webhook"].items) == 1, "no Slack POST without its connection"
