@@ -1,0 +1,314 @@
+"""Benchmarks 2 and 3: a backfill through Airflow against the simulator with a request budget.
+
+The simulator (in this process, real HTTP on a local port) answers every request after
+``latency`` seconds and refuses with 429 (``Retry-After: 1``) any request beyond R in a 1-second
+window; the hook's connection asks for ``requests_per_second = R`` with its real retry waits.
+Sites of 10 meters (New York, Kolkata, London), no sensor or virtual channels, a month without a
+DST change, so every channel-day is exactly one request.
+
+2. **API budget use**: ``eniscope_historical_backfill`` run with ``dag.test()``; achieved
+   requests/s during the fetch phase (first to last readings request, both batches and the gap
+   between them) divided by R. Target >= 0.95. The whole run's rate is reported too.
+3. **Orchestration overhead**: the same backfill as a plain Python loop calling the functions the
+   tasks call (``operators.validate_backfill``, ``apply_warehouse_migrations``, ``sync_metadata``,
+   ``sync_windows`` per batch, ``build_views``, ``refresh_hourly_usage``, ``record_run_status``),
+   each run on a fresh database; wall time of ``dag.test()`` / wall time of the loop. Target <= 1.3.
+
+Default (quick/full) sizes are in SIZES; ``--channels/--days/--rps/--latency`` override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bench import airflow_env, common
+from bench.common import Ratio, say
+
+DAG_ID = "eniscope_historical_backfill"
+DAG_FILE = "eniscope_historical_backfill.py"
+START = date(2026, 6, 1)  # no DST change in New York, Kolkata or London for the next 60 days
+
+SIZES: dict[str, dict[str, Any]] = {
+    "tiny": {"channels": 2, "days": 2, "rps": 20.0, "latency": 0.0, "rounds": 1},
+    "quick": {"channels": 20, "days": 7, "rps": 10.0, "latency": 0.1, "rounds": 1},
+    "full": {"channels": 50, "days": 30, "rps": 20.0, "latency": 0.1, "rounds": 3},
+}
+
+
+def make_simulator(channels: int, rps: float, latency: float) -> Any:
+    from eniscope_simulator import Simulator, SiteConfig, default_config
+
+    zones = common.ZONES
+    sites = []
+    left = channels
+    while left > 0:
+        n = min(10, left)
+        index = len(sites)
+        sites.append(
+            SiteConfig(
+                name=f"Bench site {index + 1}",
+                timezone=zones[index % len(zones)],
+                meters=n,
+                sensors=0,
+                virtual=0,
+            )
+        )
+        left -= n
+    config = default_config(sites=sites, latency_seconds=latency)
+    config.faults.budget_rps = rps or None
+    sim = Simulator(config)
+    sim.start(host="127.0.0.1", port=0)
+    return sim
+
+
+def backfill_conf(days: int) -> dict[str, Any]:
+    return {
+        "start_date": START.isoformat(),
+        "end_date": (START + timedelta(days=days - 1)).isoformat(),
+        "site_ids": [],
+        "channel_ids": [],
+        "force": False,
+        "dry_run": False,
+    }
+
+
+def run_dag_test(dag: Any, conf: dict[str, Any]) -> dict[str, Any]:
+    """One ``dag.test()``; returns where its time went (task run times vs time between tasks)."""
+    run = dag.test(run_conf=conf)
+    tis = list(run.get_task_instances())
+    if str(run.state) not in ("success", "DagRunState.SUCCESS"):
+        failed = [(ti.task_id, ti.map_index, str(ti.state)) for ti in tis]
+        raise RuntimeError(f"dag.test() ended {run.state}: {failed}")
+    ran = [ti for ti in tis if ti.start_date and ti.end_date and str(ti.state).endswith("success")]
+    durations = {f"{ti.task_id}[{ti.map_index}]": (ti.end_date - ti.start_date).total_seconds() for ti in ran}
+    readings = sum(v for k, v in durations.items() if k.startswith("sync_readings["))
+    return {
+        "tasks_run": len(ran),
+        "task_seconds_sum": sum(durations.values()),
+        "readings_task_seconds": readings,
+        "task_seconds": durations,
+    }
+
+
+def run_plain_loop(conf: dict[str, Any], run_id: str) -> None:
+    """The backfill's work without Airflow's orchestration: the tasks' functions called in order."""
+    from argo_energy.eniscope.hook import EniscopeHook
+    from argo_energy.ingest import operators as ops
+    from argo_energy.ingest.planning import ChannelTarget
+    from argo_energy.warehouse import build_views, connect, refresh_hourly_usage
+
+    request = ops.validate_backfill(conf)
+    ops.apply_warehouse_migrations(ops.ENERGY_CONN_ID)
+    plan = ops.sync_metadata(mode="backfill", backfill=request)
+    summaries = []
+    for batch in plan["batches"]:
+        outcomes = ops.sync_windows(
+            [ChannelTarget.from_dict(t) for t in batch["targets"]],
+            make_hook=lambda: EniscopeHook(eniscope_conn_id=ops.ENISCOPE_CONN_ID),
+            make_conn=lambda: connect(ops.ENERGY_CONN_ID),
+            skip=batch["skip"],
+            run_id=run_id,
+            now=datetime.now(UTC),
+        )
+        totals = ops.summarize(outcomes)
+        if totals["failed"]:
+            raise RuntimeError(f"plain loop: {totals['failed']} window(s) failed")
+        summaries.append([asdict(o) for o in outcomes])
+    conn = connect(ops.ENERGY_CONN_ID)
+    try:
+        build_views(conn)
+        refresh_hourly_usage(conn)
+    finally:
+        conn.close()
+    ops.record_run_status(plan, summaries)
+
+
+def _check_database(dsn: str, channels: int, days: int) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        readings = conn.execute("SELECT count(*) FROM readings").fetchone()
+        windows = conn.execute("SELECT count(*) FROM ingestion_logs WHERE status = 'success'").fetchone()
+        failures = conn.execute("SELECT count(*) FROM ingestion_logs WHERE status <> 'success'").fetchone()
+    found = {
+        "readings": int(readings[0]) if readings else 0,
+        "windows_ok": int(windows[0]) if windows else 0,
+        "windows_failed": int(failures[0]) if failures else 0,
+    }
+    if found["windows_ok"] != channels * days or found["windows_failed"]:
+        raise RuntimeError(f"expected {channels * days} successful windows and no failure, found {found}")
+    return found
+
+
+def _requests_between(sim: Any, t0: float, t1: float) -> dict[str, Any]:
+    """Counts and the fetch-phase rate of the requests the simulator received in [t0, t1]."""
+    records = [r for r in sim.requests if t0 <= r.at <= t1]
+    readings = [r for r in records if "/readings/" in r.path]
+    ok = [r for r in readings if r.status == 200]
+    limited = [r for r in records if r.status == 429]
+    phase = (readings[-1].at - readings[0].at) if len(readings) > 1 else 0.0
+    return {
+        "requests": len(records),
+        "readings_requests": len(readings),
+        "readings_ok": len(ok),
+        "rate_limited_429": len(limited),
+        "fetch_phase_s": phase,
+        # n requests span n - 1 intervals
+        "fetch_phase_rps": (len(readings) - 1) / phase if phase > 0 else 0.0,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    mode = common.mode_of(args)
+    size = dict(SIZES[mode])
+    for key in ("channels", "days", "rps", "latency"):
+        if getattr(args, key) is not None:
+            size[key] = getattr(args, key)
+    rounds = args.repeat or size["rounds"]
+    channels, days, rps, latency = size["channels"], size["days"], size["rps"], size["latency"]
+    which = set(args.which)
+    say(
+        f"[backfill] {channels} channels x {days} days = {channels * days} readings requests, budget R = {rps:g} "
+        f"requests/s, latency {latency * 1000:.0f} ms, {rounds} round(s), mode {mode}, measuring {sorted(which)}"
+    )
+    home = airflow_env.prepare()
+    if not args.verbose:
+        # Both methods log through Airflow's logging; WARNING keeps 1,500 windows x 3 lines off the screen.
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    sim = make_simulator(channels, rps, latency)
+    results: dict[str, list[dict[str, Any]]] = {"dag_test": [], "plain_loop": []}
+    cold: dict[str, float] = {}
+    try:
+        dag = airflow_env.load_dag(DAG_ID, DAG_FILE)
+        conf = backfill_conf(days)
+        kinds = ["dag_test", "plain_loop"] if "orchestration" in which else ["dag_test"]
+        # Warm-up, timed apart: the first dag.test() of a process starts the in-process execution
+        # API and serializes the DAG for the first time; the first loop imports the providers.
+        warm = {**backfill_conf(1), "channel_ids": [sim.channel_ids("meter")[0]]}
+        for kind in kinds:
+            with common.fresh_database(f"warm_{kind}", migrate=False) as dsn:
+                airflow_env.set_connections(dsn, sim, requests_per_second=rps)
+                cold[kind] = common.timed(
+                    lambda k=kind: run_dag_test(dag, warm) if k == "dag_test" else run_plain_loop(warm, "bench_warm")
+                )[0]
+            say(f"  warm-up {kind}: {cold[kind]:.1f} s (1 channel x 1 day, not in the medians)")
+        for r in range(rounds):
+            order = kinds if r % 2 == 0 else kinds[::-1]
+            for kind in order:
+                with common.fresh_database(kind, migrate=False) as dsn:
+                    airflow_env.set_connections(dsn, sim, requests_per_second=rps)
+                    t0 = time.time()
+                    started = time.perf_counter()
+                    detail: dict[str, Any] = {}
+                    if kind == "dag_test":
+                        detail = run_dag_test(dag, conf)
+                    else:
+                        run_plain_loop(conf, run_id=f"bench_plain_{r}")
+                    seconds = time.perf_counter() - started
+                    t1 = time.time()
+                    stored = _check_database(dsn, channels, days)
+                traffic = _requests_between(sim, t0, t1)
+                results[kind].append({"seconds": seconds, **traffic, **stored, **detail})
+                say(
+                    f"  round {r + 1} {kind:10s} {seconds:7.1f} s; {traffic['requests']} requests "
+                    f"({traffic['rate_limited_429']} x 429), fetch phase {traffic['fetch_phase_s']:.1f} s at "
+                    f"{traffic['fetch_phase_rps']:.2f} requests/s = {traffic['fetch_phase_rps'] / rps:.3f} R"
+                )
+    finally:
+        sim.stop()
+        airflow_env.cleanup(home)
+
+    def median(kind: str, key: str) -> float:
+        return common.med([x[key] for x in results[kind]])
+
+    params = {
+        "channels": channels,
+        "days": days,
+        "readings_requests": channels * days,
+        "budget_rps": rps,
+        "latency_s": latency,
+        "rounds": rounds,
+        "sim_in_process": True,
+    }
+    out: dict[str, Any] = {}
+    if "api_budget" in which:
+        rate = median("dag_test", "fetch_phase_rps")
+        whole = common.med([x["requests"] / x["seconds"] for x in results["dag_test"]])
+        out["api_budget"] = common.finish(
+            args,
+            "api_budget",
+            {
+                "title": "API budget use through Airflow (dag.test)",
+                "params": params,
+                "runs": results["dag_test"],
+                "ratios": [
+                    Ratio("fetch-phase requests/s / R", rate / rps, 0.95),
+                    Ratio("whole-run requests/s / R", whole / rps, None),
+                ],
+                "table_figures": [
+                    f"{channels} ch x {days} d = {channels * days} requests, R = {rps:g}/s, "
+                    f"latency {latency * 1000:.0f} ms",
+                    f"fetch phase {median('dag_test', 'fetch_phase_s'):.1f} s at {rate:.2f} requests/s",
+                    f"whole run {median('dag_test', 'seconds'):.1f} s; "
+                    f"429s {int(median('dag_test', 'rate_limited_429'))}",
+                ],
+            },
+            None,
+        )
+    if "orchestration" in which:
+        ratio = median("dag_test", "seconds") / median("plain_loop", "seconds")
+        tasks = int(median("dag_test", "tasks_run"))
+        outside = median("dag_test", "seconds") - median("dag_test", "task_seconds_sum")
+        per_task = (median("dag_test", "seconds") - median("plain_loop", "seconds")) / max(tasks, 1)
+        out["orchestration"] = common.finish(
+            args,
+            "orchestration",
+            {
+                "title": "Orchestration overhead (dag.test vs plain loop)",
+                "params": params,
+                "runs": results,
+                "warm_up_seconds": cold,
+                "tasks_run": tasks,
+                "seconds_outside_tasks": outside,
+                "overhead_per_task_seconds": per_task,
+                "ratios": [Ratio("dag.test / plain loop (wall time)", ratio, 1.3, "<=")],
+                "table_figures": [
+                    f"same backfill ({channels * days} requests, R = {rps:g}/s)",
+                    f"dag.test {median('dag_test', 'seconds'):.1f} s vs loop {median('plain_loop', 'seconds'):.1f} s",
+                    f"overhead {median('dag_test', 'seconds') - median('plain_loop', 'seconds'):.1f} s over "
+                    f"{tasks} tasks ({per_task:.2f} s/task; {outside:.1f} s between tasks)",
+                    f"first dag.test of a process {cold.get('dag_test', 0):.1f} s (1 ch x 1 d, not in median)",
+                ],
+            },
+            None,
+        )
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    p = common.arg_parser(__doc__.splitlines()[0])
+    p.add_argument("--channels", type=int, default=None)
+    p.add_argument("--days", type=int, default=None)
+    p.add_argument("--rps", type=float, default=None, help="budget R: simulator limit and hook rate")
+    p.add_argument("--latency", type=float, default=None, help="simulator latency per request, seconds")
+    p.add_argument(
+        "--which",
+        nargs="+",
+        choices=("api_budget", "orchestration"),
+        default=["api_budget", "orchestration"],
+        help="which of the two benchmarks to measure and write",
+    )
+    return p
+
+
+def main() -> int:
+    return common.main_guard(run, parser())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

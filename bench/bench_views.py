@@ -1,0 +1,171 @@
+"""Benchmark 4, views at scale: our layered views vs the seed's own definitions, same data, same run.
+
+Data: 100 channels x 365 days of 15-minute readings (3,504,000 rows; 10 sites in New York,
+Kolkata and London) generated with ``generate_series`` straight into the indexed ``readings``
+table, then ``VACUUM ANALYZE``. Our views are built by ``warehouse.build_views`` in ``public``; the
+seed's (include/sql/legacy/seed_views.sql) in schema ``seed_legacy`` over the same tables. Session
+TimeZone UTC (the seed's day and month follow the session zone; ours follow each site's zone).
+
+Queries, each fetched completely, ours and the seed's alternated, medians of the rounds after one
+warm-up run each:
+
+* ``latest``: ``SELECT * FROM v_latest_readings`` (ours: one index probe per meter; the seed's:
+  DISTINCT ON over every clean reading). Target: ours >= 20x faster.
+* ``daily_meter_month``: ``v_readings_daily`` for one meter and one month (``reading_date`` range).
+* ``daily_all_day``: ``v_readings_daily`` for all meters and one day (``reading_date =``).
+* ``monthly_all``: all of ``v_readings_monthly``; ``monthly_meter``: one meter's months.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bench import common
+from bench.common import Ratio, say
+
+NAME = "views"
+TITLE = "Views at scale (ms per query)"
+
+SIZES = {
+    # channels, days, rounds
+    "tiny": (3, 10, 1),
+    "quick": (10, 365, 3),
+    "full": (100, 365, 5),
+}
+START = date(2025, 1, 1)
+
+
+def queries(days: int, meter: int) -> dict[str, tuple[str, dict[str, Any]]]:
+    """name -> (query with a {schema} placeholder, params). Dates fall inside the generated range."""
+    month = date(2025, 6, 1) if days >= 200 else START
+    month_end = date(month.year, month.month + 1, 1)
+    one_day = date(2025, 6, 15) if days >= 200 else date(2025, 1, 5)
+    return {
+        "latest": ("SELECT * FROM {schema}.v_latest_readings", {}),
+        "daily_meter_month": (
+            "SELECT * FROM {schema}.v_readings_daily WHERE meter_id = %(meter)s "
+            "AND reading_date >= %(month)s AND reading_date < %(month_end)s ORDER BY reading_date",
+            {"meter": meter, "month": month, "month_end": month_end},
+        ),
+        "daily_all_day": (
+            "SELECT * FROM {schema}.v_readings_daily WHERE reading_date = %(day)s ORDER BY meter_id",
+            {"day": one_day},
+        ),
+        "monthly_all": ("SELECT * FROM {schema}.v_readings_monthly ORDER BY meter_id, reading_month", {}),
+        "monthly_meter": (
+            "SELECT * FROM {schema}.v_readings_monthly WHERE meter_id = %(meter)s ORDER BY reading_month",
+            {"meter": meter},
+        ),
+    }
+
+
+def _run_query(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -> int:
+    with conn.cursor() as cur:
+        cur.execute(text, params)
+        return len(cur.fetchall())
+
+
+def _explain(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Execution time and the plan (text) of one EXPLAIN ANALYZE run."""
+    with conn.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + text, params)
+        row = cur.fetchone()
+        doc = row[0][0] if row else {}
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + text, params)
+        plan_text = "\n".join(r[0] for r in cur.fetchall())
+    return {
+        "execution_ms": doc.get("Execution Time"),
+        "planning_ms": doc.get("Planning Time"),
+        "top_node": doc.get("Plan", {}).get("Node Type"),
+        "plan": plan_text,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    mode = common.mode_of(args)
+    channels, days, rounds = SIZES[mode]
+    rounds = args.repeat or rounds
+    expected = channels * days * 96
+    say(f"[{NAME}] {channels} channels x {days} days = {expected:,} readings, {rounds} round(s), mode {mode}")
+
+    with common.fresh_database("views") as dsn:
+        ids = common.insert_metadata(dsn, channels)
+        load_s, rows = common.timed(
+            lambda: common.generate_readings(dsn, ids, common.day_start(START), days, block=10)
+        )
+        if rows != expected:
+            raise RuntimeError(f"generated {rows} readings, expected {expected}")
+        say(f"  generated {rows:,} readings in {load_s:.1f} s (with the table's indexes, then VACUUM ANALYZE)")
+        build_ours_s, _ = common.timed(lambda: common.build_our_views(dsn))
+        build_seed_s, _ = common.timed(lambda: common.build_seed_views(dsn))
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+            size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('readings'))").fetchone()
+        say(f"  views built: ours {build_ours_s:.1f} s, seed's {build_seed_s:.1f} s; readings {size[0] if size else '?'}")
+
+        timings: dict[str, dict[str, list[float]]] = {}
+        counts: dict[str, dict[str, int]] = {}
+        plans: dict[str, dict[str, Any]] = {}
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            for name, (template, params) in queries(days, ids[len(ids) // 2]).items():
+                forms = {
+                    form: sql.SQL(template).format(schema=sql.Identifier(schema)).as_string(conn)
+                    for form, schema in (("ours", "public"), ("seed", common.SEED_SCHEMA))
+                }
+                timings[name] = {"ours": [], "seed": []}
+                counts[name] = {}
+                for form, text in forms.items():  # warm-up: caches and plans, not measured
+                    counts[name][form] = _run_query(conn, text, params)
+                for r in range(rounds):
+                    order = ("ours", "seed") if r % 2 == 0 else ("seed", "ours")
+                    for form in order:
+                        seconds, n = common.timed(lambda t=forms[form], p=params: _run_query(conn, t, p))
+                        if n != counts[name][form]:
+                            raise RuntimeError(f"{name} ({form}): {n} rows, first run gave {counts[name][form]}")
+                        timings[name][form].append(seconds)
+                plans[name] = {form: _explain(conn, text, params) for form, text in forms.items()}
+                ours_ms = 1000 * common.med(timings[name]["ours"])
+                seed_ms = 1000 * common.med(timings[name]["seed"])
+                say(
+                    f"  {name:18s} ours {ours_ms:10.1f} ms ({counts[name]['ours']} rows)   "
+                    f"seed {seed_ms:10.1f} ms ({counts[name]['seed']} rows)   speed-up x{seed_ms / ours_ms:.1f}"
+                )
+
+    ms = {
+        name: {form: 1000 * common.med(samples) for form, samples in forms.items()}
+        for name, forms in timings.items()
+    }
+    speedup = {name: v["seed"] / v["ours"] for name, v in ms.items()}
+    ratios = [
+        Ratio("latest: seed / ours", speedup["latest"], 20.0),
+        *(Ratio(f"{name}: seed / ours", speedup[name], None) for name in ms if name != "latest"),
+    ]
+    payload = {
+        "title": TITLE,
+        "params": {"channels": channels, "days": days, "readings": rows, "rounds": rounds},
+        "load_seconds": load_s,
+        "build_seconds": {"ours": build_ours_s, "seed": build_seed_s},
+        "ms": ms,
+        "seconds": {n: {f: common.spread(s) for f, s in forms.items()} for n, forms in timings.items()},
+        "rows": counts,
+        "speedup_seed_over_ours": speedup,
+        "plans": plans,
+        "ratios": ratios,
+        "table_figures": [f"{rows:,} readings"]
+        + [f"{name} ours {v['ours']:,.1f} ms vs seed {v['seed']:,.1f} ms" for name, v in ms.items()],
+    }
+    return common.finish(args, NAME, payload, None)
+
+
+def main() -> int:
+    return common.main_guard(run, common.arg_parser(__doc__.splitlines()[0]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
