@@ -234,6 +234,15 @@ def _get_variable(key: str) -> Any:
     return Variable.get(key, default=None)
 
 
+def _muted(dag_id: str) -> bool:
+    """Whether Variable ``alerts_muted`` silences ``dag_id``; an unreadable Variable mutes nothing."""
+    try:
+        return is_muted(_get_variable(ALERTS_MUTED_VARIABLE), dag_id)
+    except Exception:
+        log.warning("Variable %s could not be read; alerting anyway", ALERTS_MUTED_VARIABLE, exc_info=True)
+        return False
+
+
 def _redact(text: str) -> str:
     """Mask the values Airflow knows to be secret; alerts leave the log masker's reach."""
     try:
@@ -269,7 +278,7 @@ class _ChannelAlert:
     def __call__(self, context: Mapping[str, Any]) -> None:
         try:
             alert = _build_alert(context)
-            if is_muted(_get_variable(ALERTS_MUTED_VARIABLE), alert.dag_id):
+            if _muted(alert.dag_id):
                 log.info("%s alert for %s.%s muted by Variable %s", self.channel, alert.dag_id,
                          alert.task_label, ALERTS_MUTED_VARIABLE)
                 return

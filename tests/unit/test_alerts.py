@@ -122,7 +122,9 @@ def test_a_callback_that_breaks_inside_never_raises(monkeypatch, caplog):
     def broken(*_args, **_kwargs):
         raise RuntimeError("secrets backend down")
 
+    monkeypatch.setattr(alerts, "_get_connection", broken)
     monkeypatch.setattr(alerts, "_get_variable", broken)
     for callback in failure_callbacks():
         callback({"exception": ValueError("task error")})  # must not raise
-    assert "could not be sent" in caplog.text
+    assert caplog.text.count("could not be sent") == 2, caplog.text
+    assert "Variable alerts_muted could not be read; alerting anyway" in caplog.text
