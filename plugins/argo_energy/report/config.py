@@ -45,12 +45,13 @@ class BusinessHours:
         return local.weekday() in self.weekdays and self.start <= local.time() < self.end
 
     def label(self) -> str:
-        days = [WEEKDAYS[d].capitalize() for d in sorted(self.weekdays)]
-        if days and len(days) == sorted(self.weekdays)[-1] - sorted(self.weekdays)[0] + 1 and len(days) > 2:
-            day_text = f"{days[0]}–{days[-1]}"
-        else:
-            day_text = ", ".join(days) or "no day"
-        return f"{day_text} {self.start:%H:%M}–{self.end:%H:%M}"
+        """``Mon–Fri 08:00–18:00``; non-contiguous days are listed (``Sat, Sun 10:00–16:00``)."""
+        days = sorted(self.weekdays)
+        names = [WEEKDAYS[d].capitalize() for d in days]
+        contiguous = len(days) > 2 and days[-1] - days[0] == len(days) - 1
+        day_text = f"{names[0]}–{names[-1]}" if contiguous else ", ".join(names)
+        end = "24:00" if self.end == time.max else f"{self.end:%H:%M}"
+        return f"{day_text} {self.start:%H:%M}–{end}"
 
 
 DEFAULT_BUSINESS_HOURS = BusinessHours()

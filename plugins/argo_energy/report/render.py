@@ -40,7 +40,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .card .k{font-size:12px;color:#52606d;text-transform:uppercase;letter-spacing:.03em}
 .card .v{font-size:22px;font-weight:600;margin-top:2px}.card .n{font-size:12px;color:#52606d}
 table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{border:1px solid #d9e2ec;padding:3px 7px;text-align:right}
-th{background:#f0f4f8}td.l,th.l{text-align:left}
+th{background:#f0f4f8}td.l,th.l{text-align:left;white-space:nowrap}
 table.heat td{width:26px;height:18px;padding:0;font-size:10px;text-align:center}
 img{max-width:100%}.warn{color:#b44d12}.muted{color:#7b8794}
 details{margin:8px 0}ul.notes{font-size:13px;color:#3e4c59}
@@ -193,11 +193,13 @@ def daily_csv(figures: WeeklyFigures) -> bytes:
 # --------------------------------------------------------------------------------------------------
 
 
-def _table(head: Iterable[str], rows: Iterable[Iterable[str]], left: int = 1, cls: str = "") -> str:
-    """A table whose first ``left`` columns are left-aligned; cells are already escaped."""
-    head_html = "".join(f"<th class='l'>{h}</th>" if i < left else f"<th>{h}</th>" for i, h in enumerate(head))
+def _table(head: Iterable[str], rows: Iterable[Iterable[str]], left: Iterable[int] = (0,), cls: str = "") -> str:
+    """A table whose columns ``left`` are left-aligned (the others are numbers); cells are already escaped."""
+    lefts = set(left)
+    head_html = "".join(f"<th class='l'>{h}</th>" if i in lefts else f"<th>{h}</th>" for i, h in enumerate(head))
     body = "".join(
-        "<tr>" + "".join(f"<td class='l'>{c}</td>" if i < left else f"<td>{c}</td>" for i, c in enumerate(r)) + "</tr>"
+        "<tr>" + "".join(f"<td class='l'>{c}</td>" if i in lefts else f"<td>{c}</td>" for i, c in enumerate(r))
+        + "</tr>"
         for r in rows
     )
     return f"<table{f' class={cls!r}' if cls else ''}><thead><tr>{head_html}</tr></thead><tbody>{body}</tbody></table>"
@@ -280,7 +282,7 @@ def _completeness_table(figures: WeeklyFigures) -> str:
         rows.append([f"{_e(c.meter_name)} <span class='muted'>({c.meter_id})</span>", str(c.received), str(c.expected),
                      f"<span{cls}>{fmt_share(share)}</span>", _e(c.validation)])
     head = ["Meter", "Intervals with data", "Expected intervals", "Completeness", "Validation DAG"]
-    return _table(head, rows, left=1)
+    return _table(head, rows, left=(0, 4))
 
 
 def report_html(figures: WeeklyFigures, daily_png: bytes, heatmap_png: bytes, generated_at: datetime) -> str:
