@@ -399,3 +399,19 @@ def test_without_validation_table_the_report_says_so(snapshot: Any) -> None:
     result = _figures(snapshot, "ny-hq", SPRING)
     assert all(c.validation == "validation results not available" for c in result.completeness)
     assert not result.validation_checked
+
+
+@pytest.mark.parametrize(("site_id", "monday"), [("ny-hq", SPRING), ("ny-hq", FALL), ("pune", SPRING)])
+def test_daily_query_gives_the_rows_of_v_readings_daily(snapshot: Any, site_id: str, monday: date) -> None:
+    """report/daily.sql aggregates like v_readings_daily (only faster): the same rows for the week."""
+    site = queries.load_site(snapshot, site_id)
+    week = tasks.resolve_week(monday.isoformat(), None, site.timezone)
+    ours = {(r.meter_id, r.local_date): (r.kwh, r.peak_kw, r.readings) for r in queries.load_daily(snapshot, site_id, week)}
+    snapshot.execute(
+        "SELECT meter_id, reading_date, total_energy_kwh, peak_power_kw, reading_count FROM v_readings_daily"
+        " WHERE site_id = %s AND reading_date BETWEEN %s AND %s",
+        (site_id, week.monday, week.sunday),
+    )
+    view = {(r[0], r[1]): (r[2], r[3], r[4]) for r in snapshot.fetchall()}
+    assert ours == view
+    assert len(ours) > 0

@@ -97,7 +97,7 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class DailyRow:
-    """One row of v_readings_daily: a meter on a local day (only days with clean readings exist)."""
+    """A meter on a local day, as in v_readings_daily (only days with clean readings exist)."""
 
     meter_id: int
     local_date: date
@@ -151,7 +151,7 @@ def load_site(cur: psycopg.Cursor[Any], site_id: str) -> Site:
 
 
 def load_daily(cur: psycopg.Cursor[Any], site_id: str, week: ReportWeek) -> list[DailyRow]:
-    rows = fetch(cur, "daily.sql", {"site_id": site_id, "first_day": week.monday, "last_day": week.sunday})
+    rows = fetch(cur, "daily.sql", {"site_id": site_id, "start": week.start, "end": week.end})
     return [
         DailyRow(
             meter_id=int(r[0]),
