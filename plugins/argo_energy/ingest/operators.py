@@ -467,32 +467,9 @@ def _completed(
 
     if not targets:
         return set()
-    ids = sorted({t.channel_id for t in targets})
-    if run_id is None:
-        start = min(t.start for t in targets)
-        end = max(t.end for t in targets)
-        return completed_windows(conn, ids, start, end)
-    return completed_in_run(conn, ids, run_id)
-
-
-def completed_in_run(
-    conn: Any, channel_ids: Sequence[int], run_id: str
-) -> set[tuple[int, datetime, datetime]]:
-    """``(channel_id, start, end)`` with a success row written by Airflow run ``run_id``.
-
-    ``store.completed_windows`` has no run filter; a daily run's retry must redo only what *this*
-    run has not written yet, not skip what yesterday's run wrote (that would miss late data).
-    """
-    sql = """
-        SELECT DISTINCT channel_id, start_time, end_time
-          FROM ingestion_logs
-         WHERE status = 'success' AND run_id = %s AND channel_id = ANY(%s::integer[])
-    """
-    with conn.cursor() as cur:
-        cur.execute(sql, (run_id, list(channel_ids)))
-        rows = cur.fetchall()
-    conn.rollback()  # end the read-only transaction: warehouse writers need an idle connection
-    return {(int(c), s.astimezone(UTC), e.astimezone(UTC)) for c, s, e in rows}
+    start = min(t.start for t in targets)
+    end = max(t.end for t in targets)
+    return completed_windows(conn, sorted({t.channel_id for t in targets}), start, end, run_id=run_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -742,20 +719,37 @@ def _run_pool(
         finally:
             free.put((hook, conn))
 
+    # Probe first: one window per channel, then the channel's other windows once the probe has
+    # shown the channel answers at all (an unsupported channel then costs exactly one request).
+    rest: dict[int, list[_Work]] = {}
+    probes: list[_Work] = []
+    for work in todo:
+        if work.target.channel_id in rest:
+            rest[work.target.channel_id].append(work)
+        else:
+            rest[work.target.channel_id] = []
+            probes.append(work)
+
     progress = Progress(len(todo), logger, progress_every)
     reasons: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=len(resources), thread_name_prefix="eniscope-window") as pool:
-        pending: dict[Future[_Result], _Work] = {pool.submit(run, w): w for w in todo}
+        pending: dict[Future[_Result], tuple[_Work, bool]] = {pool.submit(run, w): (w, True) for w in probes}
         try:
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    work = pending.pop(future)
+                    work, probe = pending.pop(future)
                     result = future.result()  # re-raises EniscopeAuthError or a lost database
                     _account(outcomes[work.target.channel_id], result)
                     for code, count in result.reasons.items():
                         reasons[code] = reasons.get(code, 0) + count
                     progress.step(result.fetched)
+                    if probe:
+                        for later in rest.pop(work.target.channel_id):
+                            if result.kind == "unsupported":
+                                progress.step(0)
+                            else:
+                                pending[pool.submit(run, later)] = (later, False)
         except BaseException:
             for future in pending:
                 future.cancel()
