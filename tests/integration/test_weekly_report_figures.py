@@ -363,35 +363,40 @@ def test_the_snapshot_refuses_writes(report_dsn: str) -> None:
 
 
 def test_validation_results_flag_incomplete_days(make_database: Any) -> None:
+    """Results written by the validation DAG's own store functions are read back per meter and day."""
+    from argo_energy.validation.results import CheckResult
+    from argo_energy.validation.store import RunInfo, ensure_schema, record_result
+
     dsn = make_database("report_val")
     plant(dsn)
-    wed_start, wed_end = local_midnight(date(2026, 3, 4), NY), local_midnight(date(2026, 3, 5), NY)
+    monday, wed = local_midnight(SPRING, NY), date(2026, 3, 4)
+    wed_start, wed_end = local_midnight(wed, NY), local_midnight(wed + timedelta(days=1), NY)
+
+    def finding(channel_id: int, received: int) -> dict[str, Any]:
+        return {"channel_id": channel_id, "local_date": wed, "site": "ny-hq", "expected": 96,
+                "received": received, "missing": 96 - received}
+
+    def completeness(findings: list[dict[str, Any]], start: datetime, end: datetime) -> CheckResult:
+        return CheckResult("completeness", "error", "fail", "incomplete days", checked_count=10,
+                           failed_count=len(findings), findings=tuple(findings), window_start=start, window_end=end)
+
     with psycopg.connect(dsn) as conn:
-        # The columns of the validation DAG's table that the report reads (include/sql/validation/).
-        conn.execute(
-            "CREATE TABLE validation_results (id bigserial PRIMARY KEY, run_id text NOT NULL, check_name text NOT NULL,"
-            " status text NOT NULL, details jsonb NOT NULL DEFAULT '[]', window_start timestamptz,"
-            " window_end timestamptz, checked_at timestamptz NOT NULL)"
-        )
-        older = '[{"channel_id": 903, "local_date": "2026-03-04", "expected": 96, "received": 10}]'
-        newer = '[{"channel_id": 903, "local_date": "2026-03-04", "expected": 96, "received": 56},' \
-                ' {"channel_id": 777, "local_date": "2026-03-04", "expected": 96, "received": 1}]'
-        rows = [
-            ("run-old", "completeness", "fail", older, wed_start, wed_end, datetime(2026, 3, 6, tzinfo=UTC)),
-            ("run-new", "completeness", "fail", newer, local_midnight(date(2026, 3, 2), NY), wed_end,
-             datetime(2026, 3, 7, tzinfo=UTC)),
-            ("run-new", "duplicates", "fail", older, wed_start, wed_end, datetime(2026, 3, 7, tzinfo=UTC)),
-        ]
-        conn.cursor().executemany(
-            "INSERT INTO validation_results (run_id, check_name, status, details, window_start, window_end, checked_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)", rows,
-        )
+        ensure_schema(conn)
+        as_of = datetime(2026, 3, 9, tzinfo=UTC)
+        # An older run flagged Wednesday worse; the newest run covering Mon-Wed is what counts.
+        record_result(conn, RunInfo("eniscope_validation", "run-old", as_of),
+                      completeness([finding(903, 10)], wed_start, wed_end))
+        record_result(conn, RunInfo("eniscope_validation", "run-new", as_of),
+                      completeness([finding(903, 56), finding(777, 1)], monday, wed_end))
+        record_result(conn, RunInfo("eniscope_validation", "run-new", as_of),
+                      CheckResult("duplicates", "error", "fail", "dups", findings=(finding(901, 1),),
+                                  window_start=monday, window_end=wed_end))
     with psycopg.connect(dsn) as conn, queries.read_only_snapshot(conn) as cur:
         result = _figures(cur, "ny-hq", SPRING)
     text = {c.meter_id: c.validation for c in result.completeness}
     assert text[903].startswith("1 day(s) flagged incomplete: Wed 04 Mar (56/96)"), text[903]
     assert "3 of 7 day(s) checked" in text[903], "Mon-Wed are inside the newest run's window"
-    assert text[901].startswith("no day flagged"), text[901]
+    assert text[901].startswith("no day flagged"), f"only completeness results count: {text[901]}"
     assert result.validation_checked
 
 
