@@ -132,7 +132,8 @@ def _sum(values: Sequence[float | None]) -> float | None:
 
 def week_total(week: ReportWeek, rows: Sequence[DailyRow], meter_ids: Sequence[int]) -> WeekTotal:
     """The site's kWh over a week (None without any reading) and its completeness."""
-    in_week = [r for r in rows if week.monday <= r.local_date <= week.sunday and r.meter_id in set(meter_ids)]
+    wanted = set(meter_ids)
+    in_week = [r for r in rows if week.monday <= r.local_date <= week.sunday and r.meter_id in wanted]
     received, expected = 0, 0
     for meter_id in meter_ids:
         got, exp = _meter_slots(week, in_week, meter_id)
