@@ -13,6 +13,7 @@ from tests.integration.test_daily_sync_support import (
     assert_matches_ground_truth,
     load_dag,
     no_retries,
+    site_of,
     states,
 )
 
@@ -24,11 +25,6 @@ NY, KOLKATA = "America/New_York", "Asia/Kolkata"
 # Interval end 2026-11-03 02:00 UTC (21:00 EST on Nov 2); lookback 2 days: NY from Oct 31 local
 # midnight, so the range holds Nov 1, the 25-hour day when New York falls back.
 END = datetime(2026, 11, 3, 2, tzinfo=UTC)
-
-
-def site_of(env, timezone: str) -> str:
-    (org,) = [o for o in env.sim.site_organization_ids() if env.sim.world.orgs[int(o)].timezone == timezone]
-    return org
 
 
 def meter_range(timezone: str, end: datetime, lookback: int) -> tuple[datetime, datetime]:

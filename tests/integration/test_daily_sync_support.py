@@ -17,21 +17,13 @@ from typing import Any
 import psycopg
 import pytest
 
+from argo_energy.models import READING_FIELDS
 from eniscope_simulator import Simulator, SimulatorConfig, SiteConfig, default_config
 from tests.fixtures.simulator import set_eniscope_conn
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
-READING_COLUMNS = (
-    "energy_kwh",
-    "power_kw",
-    "voltage_v",
-    "current_a",
-    "power_factor",
-    "reactive_power_kvar",
-    "temperature_c",
-    "relative_humidity",
-)
+READING_COLUMNS = READING_FIELDS
 
 
 def small_config(now: datetime, **overrides: Any) -> SimulatorConfig:
@@ -117,6 +109,12 @@ def make_ingest_env(
         return IngestEnv(sim=sim, dsn=energy_db_conn, monkeypatch=monkeypatch)
 
     return make
+
+
+def site_of(env: IngestEnv, timezone: str) -> str:
+    """The organisation id of the simulator's site in ``timezone``."""
+    (org,) = [o for o in env.sim.site_organization_ids() if env.sim.world.orgs[int(o)].timezone == timezone]
+    return org
 
 
 def load_dag(dag_id: str) -> Any:

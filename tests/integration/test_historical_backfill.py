@@ -10,6 +10,7 @@ from argo_energy.ingest.windows import local_days_range, make_windows
 from tests.integration.test_daily_sync_support import (
     assert_matches_ground_truth,
     load_dag,
+    site_of,
     states,
 )
 
@@ -24,11 +25,6 @@ SIM_NOW = datetime(2026, 3, 12, 12, tzinfo=UTC)
 
 def trigger(conf: dict, dag=None):
     return (dag or load_dag(DAG_ID)).test(run_conf=conf)
-
-
-def site_of(env, timezone: str) -> str:
-    (org,) = [o for o in env.sim.site_organization_ids() if env.sim.world.orgs[int(o)].timezone == timezone]
-    return org
 
 
 def test_backfill_matches_ground_truth_and_a_retrigger_resumes(make_ingest_env):
