@@ -260,24 +260,33 @@ def load_heals(conn: Connection, channel_ids: Sequence[int], since: date) -> dic
     }
 
 
+def _days_span(days: Sequence[ChannelDay], as_of: datetime) -> tuple[str, tuple[datetime, datetime]]:
+    """How the checked days read in a message, and the UTC window they cover."""
+    if not days:
+        return "no settled day yet", (as_of, as_of)
+    first, last = min(d.local_date for d in days), max(d.local_date for d in days)
+    return f"local days {first}..{last}", (min(d.start for d in days), max(d.end for d in days))
+
+
 def check_completeness(conn: Connection, cfg: ValidationConfig, as_of: datetime) -> CheckResult:
     scope = load_scope(conn, cfg)
     days = scope_days(scope, as_of, cfg)
     counts: dict[int, tuple[int, int]] = {}
+    heals: dict[tuple[int, date], dict[str, Any]] = {}
     if days:
-        counts = {idx: (int(rec), int(rej)) for idx, rec, rej in fetch(conn, "completeness.sql", _day_arrays(days))}
-    heals = load_heals(conn, [c.channel_id for c in scope.channels], min((d.local_date for d in days), default=date.max)) if days else {}
+        rows = fetch(conn, "completeness.sql", _day_arrays(days))
+        counts = {idx: (int(received), int(rejected)) for idx, received, rejected in rows}
+        heals = load_heals(conn, [c.channel_id for c in scope.channels], min(d.local_date for d in days))
     findings = evaluate_completeness(days, counts, heals)
     missing = sum(f["missing"] for f in findings)
     healed = sum(1 for f in findings if f["healed"])
-    first, last = (min(d.local_date for d in days), max(d.local_date for d in days)) if days else (None, None)
-    span = f"local days {first}..{last}" if days else "no settled day yet"
+    span, window = _days_span(days, as_of)
     return _result(
         "completeness", "error", findings, len(days),
         ok=f"{len(days)} channel-day(s) complete ({span}; {scope.note()})",
         bad=f"{len(findings)} of {len(days)} channel-day(s) incomplete, {missing} slot(s) missing "
             f"({span}; {scope.note()}); {healed} of them were healed before and are still incomplete",
-        window=(min((d.start for d in days), default=as_of), max((d.end for d in days), default=as_of)),
+        window=window,
     )
 
 
@@ -310,7 +319,7 @@ def check_windows_never_pulled(conn: Connection, cfg: ValidationConfig, as_of: d
            + (f" ({only_failed} only by failed pulls: see ingestion_failures)" if only_failed else ""),
         bad=f"{len(findings)} of {len(days)} channel-day(s) were never asked of the API "
             "(no ingestion_logs window overlaps them)",
-        window=(min((d.start for d in days), default=as_of), max((d.end for d in days), default=as_of)),
+        window=_days_span(days, as_of)[1],
     )
 
 
