@@ -34,4 +34,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.airflow",
     "tests.fixtures.simulator",
+    "tests.fixtures.receivers",
 ]
