@@ -81,9 +81,12 @@ with DAG(
         """Mark the heals whose backfill run exists; forget those never created."""
         return vt.confirm_heal_run(planned, context)
 
-    @task(task_id="evaluate", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    @task(task_id="evaluate", trigger_rule=TriggerRule.ALL_DONE)
     def evaluate(**context) -> dict:
-        """The verdict: fail when an error-severity check failed or a check recorded nothing."""
+        """The verdict: fail when an error-severity check failed or a check recorded nothing.
+
+        A failed verdict raises AirflowFailException (never retried); a database error is retried.
+        """
         return vt.evaluate_run(context)
 
     ensure = ensure_results_tables()
