@@ -83,6 +83,22 @@ def make_template(directory: Path) -> Path:
     return home / "airflow.db"
 
 
+def ensure_template() -> Path | None:
+    """Make a template metadata DB unless one is configured; return the directory to remove later."""
+    if os.environ.get(TEMPLATE_ENV):
+        return None
+    directory = Path(tempfile.mkdtemp(prefix="argo-bench-template-"))
+    os.environ[TEMPLATE_ENV] = str(make_template(directory))
+    return directory
+
+
+def drop_template(directory: Path | None) -> None:
+    """Undo ``ensure_template`` (nothing when the template was configured from outside)."""
+    if directory is not None:
+        cleanup(directory)
+        os.environ.pop(TEMPLATE_ENV, None)
+
+
 def cleanup(home: Path) -> None:
     shutil.rmtree(home, ignore_errors=True)
 

@@ -14,16 +14,24 @@ DST change, so every channel-day is exactly one request.
    ``sync_windows`` per batch, ``build_views``, ``refresh_hourly_usage``, ``record_run_status``),
    each run on a fresh database; wall time of ``dag.test()`` / wall time of the loop. Target <= 1.3.
 
+Also measured (no target, a finding about the pool): ``--concurrent-tasks N`` readings tasks in N
+processes at once, as the ``eniscope_api`` pool (4 slots) lets a scheduler run mapped batches; each
+process has its own client-side budget R, so the account sees up to N x R.
+
 Default (quick/full) sizes are in SIZES; ``--channels/--days/--rps/--latency`` override them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench import airflow_env, common
@@ -128,6 +136,98 @@ def run_plain_loop(conf: dict[str, Any], run_id: str) -> None:
     ops.record_run_status(plan, summaries)
 
 
+def child_batch(batch_file: Path) -> int:
+    """Child process: wait for the start signal, run SyncReadingsOperator.execute on one batch."""
+    airflow_env.prepare(Path(os.environ["ARGO_BENCH_HOME"]))
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = os.environ.get("ARGO_BENCH_LOG_LEVEL", "WARNING")
+    from argo_energy.ingest import operators as ops
+
+    batch = json.loads(batch_file.read_text(encoding="utf-8"))
+    operator = ops.SyncReadingsOperator(task_id="sync_readings", batch=batch)
+    batch_file.with_suffix(".ready").touch()
+    go = batch_file.parent / "go"
+    deadline = time.monotonic() + 300
+    while not go.exists():  # start barrier: every child has imported Airflow before any starts
+        if time.monotonic() > deadline:
+            raise RuntimeError("no start signal within 300 s")
+        time.sleep(0.01)
+
+    class _TI:
+        def xcom_push(self, key: str, value: Any) -> None:
+            pass
+
+    started = time.perf_counter()
+    error = None
+    try:
+        totals = operator.execute({"run_id": "bench_concurrent", "ti": _TI()})
+    except Exception as exc:  # a failed window fails the task: report it, it is the finding
+        totals, error = {}, f"{type(exc).__name__}: {exc}"[:500]
+    result = {"seconds": time.perf_counter() - started, "totals": totals, "error": error}
+    print("BENCH_RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+def run_concurrent_tasks(sim: Any, conf: dict[str, Any], tasks: int, channels: int, rps: float) -> dict[str, Any]:
+    """``tasks`` readings tasks in as many processes at once on one fresh database."""
+    import tempfile
+
+    from argo_energy.ingest import operators as ops
+
+    work = Path(tempfile.mkdtemp(prefix="argo-bench-concurrent-"))
+    try:
+        with common.fresh_database("concurrent", migrate=False) as dsn:
+            airflow_env.set_connections(dsn, sim, requests_per_second=rps)
+            request = ops.validate_backfill(conf)
+            ops.apply_warehouse_migrations(ops.ENERGY_CONN_ID)
+            plan = ops.sync_metadata(mode="backfill", backfill=request, batch_size=-(-channels // tasks))
+            procs = []
+            for i, batch in enumerate(plan["batches"]):
+                batch_file = work / f"batch{i}.json"
+                batch_file.write_text(json.dumps(batch), encoding="utf-8")
+                home = work / f"home{i}"
+                home.mkdir()
+                env = {**os.environ, "ARGO_BENCH_HOME": str(home)}
+                argv = [sys.executable, "-m", "bench.bench_backfill", "--child-batch", str(batch_file)]
+                procs.append(subprocess.Popen(argv, cwd=common.REPO, env=env, stdout=subprocess.PIPE, text=True))
+            deadline = time.monotonic() + 300
+            while not all((work / f"batch{i}.ready").exists() for i in range(len(procs))):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise RuntimeError("a concurrent readings child did not get ready")
+                time.sleep(0.01)
+            t0 = time.time()
+            (work / "go").touch()
+            outputs = [p.communicate()[0] for p in procs]
+            t1 = time.time()
+            children = []
+            for p, output in zip(procs, outputs, strict=True):
+                line = next((x for x in output.splitlines() if x.startswith("BENCH_RESULT ")), None)
+                if p.returncode != 0 or line is None:
+                    raise RuntimeError(f"concurrent child failed (exit {p.returncode}):\n{output[-3000:]}")
+                children.append(json.loads(line.removeprefix("BENCH_RESULT ")))
+            import psycopg
+
+            with psycopg.connect(dsn) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status <> 'success') "
+                    "FROM ingestion_logs"
+                ).fetchone()
+            windows_ok, windows_failed = (int(row[0]), int(row[1])) if row else (0, 0)
+    finally:
+        airflow_env.cleanup(work)
+    traffic = _requests_between(sim, t0, t1)
+    ok_rps = (traffic["readings_ok"] - 1) / traffic["fetch_phase_s"] if traffic["fetch_phase_s"] else 0.0
+    return {
+        "tasks": len(children),
+        "seconds": t1 - t0,
+        "children": children,
+        "windows_ok": windows_ok,
+        "windows_failed": windows_failed,
+        "tasks_failed": sum(1 for c in children if c["error"]),
+        **traffic,
+        "fetch_phase_ok_rps": ok_rps,
+    }
+
+
 def _check_database(dsn: str, channels: int, days: int) -> dict[str, int]:
     import psycopg
 
@@ -176,6 +276,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"[backfill] {channels} channels x {days} days = {channels * days} readings requests, budget R = {rps:g} "
         f"requests/s, latency {latency * 1000:.0f} ms, {rounds} round(s), mode {mode}, measuring {sorted(which)}"
     )
+    template_dir = airflow_env.ensure_template()  # the concurrent-task children copy it
     home = airflow_env.prepare()
     if not args.verbose:
         # Both methods log through Airflow's logging; WARNING keeps 1,500 windows x 3 lines off the screen.
@@ -219,9 +320,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"({traffic['rate_limited_429']} x 429), fetch phase {traffic['fetch_phase_s']:.1f} s at "
                     f"{traffic['fetch_phase_rps']:.2f} requests/s = {traffic['fetch_phase_rps'] / rps:.3f} R"
                 )
+        concurrent = None
+        if args.concurrent_tasks > 1 and "api_budget" in which:
+            concurrent = run_concurrent_tasks(sim, conf, args.concurrent_tasks, channels, rps)
+            say(
+                f"  {concurrent['tasks']} concurrent readings tasks: {concurrent['seconds']:.1f} s, "
+                f"{concurrent['readings_requests']} readings requests ({concurrent['rate_limited_429']} x 429), "
+                f"{concurrent['fetch_phase_ok_rps']:.2f} answered requests/s = {concurrent['fetch_phase_ok_rps'] / rps:.3f} R; "
+                f"windows ok {concurrent['windows_ok']}, failed {concurrent['windows_failed']}; "
+                f"tasks failed {concurrent['tasks_failed']}"
+            )
     finally:
         sim.stop()
         airflow_env.cleanup(home)
+        airflow_env.drop_template(template_dir)
 
     def median(kind: str, key: str) -> float:
         return common.med([x[key] for x in results[kind]])
@@ -246,9 +358,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "title": "API budget use through Airflow (dag.test)",
                 "params": params,
                 "runs": results["dag_test"],
+                "concurrent_tasks": concurrent,
                 "ratios": [
                     Ratio("fetch-phase requests/s / R", rate / rps, 0.95),
                     Ratio("whole-run requests/s / R", whole / rps, None),
+                    *(
+                        [
+                            Ratio(
+                                f"{concurrent['tasks']} concurrent tasks: answered requests/s / R",
+                                concurrent["fetch_phase_ok_rps"] / rps,
+                                None,
+                            )
+                        ]
+                        if concurrent
+                        else []
+                    ),
                 ],
                 "table_figures": [
                     f"{channels} ch x {days} d = {channels * days} requests, R = {rps:g}/s, "
@@ -256,6 +380,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"fetch phase {median('dag_test', 'fetch_phase_s'):.1f} s at {rate:.2f} requests/s",
                     f"whole run {median('dag_test', 'seconds'):.1f} s; "
                     f"429s {int(median('dag_test', 'rate_limited_429'))}",
+                    *(
+                        [
+                            f"{concurrent['tasks']} readings tasks at once: {concurrent['rate_limited_429']} x 429 "
+                            f"of {concurrent['readings_requests']} requests, {concurrent['windows_failed']} window(s) "
+                            f"failed, {concurrent['tasks_failed']} task(s) failed"
+                        ]
+                        if concurrent
+                        else []
+                    ),
                 ],
             },
             None,
@@ -303,10 +436,20 @@ def parser() -> argparse.ArgumentParser:
         default=["api_budget", "orchestration"],
         help="which of the two benchmarks to measure and write",
     )
+    p.add_argument(
+        "--concurrent-tasks",
+        type=int,
+        default=2,
+        help="also run this many readings tasks at once in separate processes (1 = skip)",
+    )
+    p.add_argument("--child-batch", type=Path, help=argparse.SUPPRESS)
     return p
 
 
 def main() -> int:
+    args = parser().parse_args()
+    if args.child_batch:
+        return child_batch(args.child_batch)
     return common.main_guard(run, parser())
 
 

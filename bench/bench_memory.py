@@ -201,12 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         default_config(sites=[SiteConfig(name="Memory site", timezone="America/New_York", meters=1, sensors=0, virtual=0)])
     )
     sim.start(host="127.0.0.1", port=0)
-    template_dir = None
-    if not os.environ.get(airflow_env.TEMPLATE_ENV):
-        import tempfile
-
-        template_dir = Path(tempfile.mkdtemp(prefix="argo-bench-template-"))
-        os.environ[airflow_env.TEMPLATE_ENV] = str(airflow_env.make_template(template_dir))
+    template_dir = airflow_env.ensure_template()
     samples: dict[str, list[dict[str, Any]]] = {"idle": [], "task_short": [], "task_long": [], "dag_test": []}
     try:
         for r in range(rounds):
@@ -225,9 +220,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
     finally:
         sim.stop()
-        if template_dir is not None:
-            airflow_env.cleanup(template_dir)
-            os.environ.pop(airflow_env.TEMPLATE_ENV, None)
+        airflow_env.drop_template(template_dir)
 
     peak = {label: common.med([s["peak_mb"] for s in runs]) for label, runs in samples.items()}
     growth = peak["task_long"] - peak["task_short"]

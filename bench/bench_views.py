@@ -13,7 +13,12 @@ warm-up run each:
   DISTINCT ON over every clean reading). Target: ours >= 20x faster.
 * ``daily_meter_month``: ``v_readings_daily`` for one meter and one month (``reading_date`` range).
 * ``daily_all_day``: ``v_readings_daily`` for all meters and one day (``reading_date =``).
+* ``daily_all``: all of ``v_readings_daily`` (every meter, every day).
 * ``monthly_all``: all of ``v_readings_monthly``; ``monthly_meter``: one meter's months.
+
+The daily queries also run against ``bench/proposed/v_readings_daily.sql`` (schema bench_proposed),
+a proposed definition of our daily view that must return exactly our rows (checked here): the
+reproducer and the fix for the daily view's cost growing with history.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ def queries(days: int, meter: int) -> dict[str, tuple[str, dict[str, Any]]]:
             "SELECT * FROM {schema}.v_readings_daily WHERE reading_date = %(day)s ORDER BY meter_id",
             {"day": one_day},
         ),
+        "daily_all": ("SELECT * FROM {schema}.v_readings_daily ORDER BY meter_id, reading_date", {}),
         "monthly_all": ("SELECT * FROM {schema}.v_readings_monthly ORDER BY meter_id, reading_month", {}),
         "monthly_meter": (
             "SELECT * FROM {schema}.v_readings_monthly WHERE meter_id = %(meter)s ORDER BY reading_month",
@@ -64,10 +70,36 @@ def queries(days: int, meter: int) -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
-def _run_query(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -> int:
+PROPOSED_SCHEMA = "bench_proposed"
+PROPOSED_DIR = common.REPO / "bench" / "proposed"
+PROPOSED_VIEWS = ("v_readings_daily",)
+
+
+def build_proposed(dsn: str) -> None:
+    """The proposed definitions (bench/proposed/*.sql) in schema bench_proposed over public's objects."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(PROPOSED_SCHEMA)))
+        for name in PROPOSED_VIEWS:
+            conn.execute((PROPOSED_DIR / f"{name}.sql").read_text(encoding="utf-8"))
+
+
+def _fetch(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
         cur.execute(text, params)
-        return len(cur.fetchall())
+        return cur.fetchall()
+
+
+def _run_query(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -> int:
+    return len(_fetch(conn, text, params))
+
+
+def _same_rows(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]]) -> bool:
+    """Equal rows; floats equal to 9 significant digits (sums in another order differ in the last bits)."""
+
+    def norm(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(float(f"{v:.9g}") if isinstance(v, float) else v for v in row)
+
+    return len(a) == len(b) and all(norm(x) == norm(y) for x, y in zip(a, b, strict=True))
 
 
 def _explain(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +112,8 @@ def _explain(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -
         plan_text = "\n".join(r[0] for r in cur.fetchall())
     return {
         "execution_ms": doc.get("Execution Time"),
+        # Compile time of PostgreSQL's JIT (on by default above jit_above_cost); part of execution_ms.
+        "jit_ms": (doc.get("JIT") or {}).get("Timing", {}).get("Total"),
         "planning_ms": doc.get("Planning Time"),
         "top_node": doc.get("Plan", {}).get("Node Type"),
         "plan": plan_text,
@@ -103,6 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         say(f"  generated {rows:,} readings in {load_s:.1f} s (with the table's indexes, then VACUUM ANALYZE)")
         build_ours_s, _ = common.timed(lambda: common.build_our_views(dsn))
         build_seed_s, _ = common.timed(lambda: common.build_seed_views(dsn))
+        build_proposed(dsn)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
             size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('readings'))").fetchone()
@@ -114,16 +149,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("SET TimeZone = 'UTC'")
             for name, (template, params) in queries(days, ids[len(ids) // 2]).items():
+                schemas = [("ours", "public"), ("seed", common.SEED_SCHEMA)]
+                if any(f"{v} " in template for v in PROPOSED_VIEWS):
+                    schemas.append(("proposed", PROPOSED_SCHEMA))
                 forms = {
                     form: sql.SQL(template).format(schema=sql.Identifier(schema)).as_string(conn)
-                    for form, schema in (("ours", "public"), ("seed", common.SEED_SCHEMA))
+                    for form, schema in schemas
                 }
-                timings[name] = {"ours": [], "seed": []}
+                timings[name] = {form: [] for form in forms}
                 counts[name] = {}
+                first_rows = {}
                 for form, text in forms.items():  # warm-up: caches and plans, not measured
-                    counts[name][form] = _run_query(conn, text, params)
+                    first_rows[form] = _fetch(conn, text, params)
+                    counts[name][form] = len(first_rows[form])
+                if "proposed" in forms and not _same_rows(first_rows["ours"], first_rows["proposed"]):
+                    raise RuntimeError(f"{name}: the proposed view does not return the rows of ours")
                 for r in range(rounds):
-                    order = ("ours", "seed") if r % 2 == 0 else ("seed", "ours")
+                    order = list(forms) if r % 2 == 0 else list(forms)[::-1]
                     for form in order:
                         seconds, n = common.timed(lambda t=forms[form], p=params: _run_query(conn, t, p))
                         if n != counts[name][form]:
@@ -132,9 +174,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 plans[name] = {form: _explain(conn, text, params) for form, text in forms.items()}
                 ours_ms = 1000 * common.med(timings[name]["ours"])
                 seed_ms = 1000 * common.med(timings[name]["seed"])
+                proposed = (
+                    f"   proposed {1000 * common.med(timings[name]['proposed']):9.1f} ms (same rows)"
+                    if "proposed" in forms
+                    else ""
+                )
                 say(
                     f"  {name:18s} ours {ours_ms:10.1f} ms ({counts[name]['ours']} rows)   "
                     f"seed {seed_ms:10.1f} ms ({counts[name]['seed']} rows)   speed-up x{seed_ms / ours_ms:.1f}"
+                    + proposed
                 )
 
     ms = {
@@ -142,9 +190,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, forms in timings.items()
     }
     speedup = {name: v["seed"] / v["ours"] for name, v in ms.items()}
+    for name, forms_ in plans.items():
+        for form, plan in forms_.items():
+            if plan.get("jit_ms"):
+                say(f"  JIT compile in {name} ({form}): {plan['jit_ms']:.0f} ms of {plan['execution_ms']:.0f} ms")
     ratios = [
         Ratio("latest: seed / ours", speedup["latest"], 20.0),
         *(Ratio(f"{name}: seed / ours", speedup[name], None) for name in ms if name != "latest"),
+        *(Ratio(f"{name}: ours / proposed", v["ours"] / v["proposed"], None) for name, v in ms.items() if "proposed" in v),
     ]
     payload = {
         "title": TITLE,
@@ -158,7 +211,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "plans": plans,
         "ratios": ratios,
         "table_figures": [f"{rows:,} readings"]
-        + [f"{name} ours {v['ours']:,.1f} ms vs seed {v['seed']:,.1f} ms" for name, v in ms.items()],
+        + [
+            f"{name} ours {v['ours']:,.1f} ms vs seed {v['seed']:,.1f} ms"
+            + (f" (proposed {v['proposed']:,.1f} ms)" if "proposed" in v else "")
+            for name, v in ms.items()
+        ],
     }
     return common.finish(args, NAME, payload, None)
 
