@@ -394,7 +394,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             None,
         )
     if "orchestration" in which:
-        ratio = median("dag_test", "seconds") / median("plain_loop", "seconds")
+        # Paired: the two runs of a round are adjacent (order alternating between rounds).
+        ratio = common.paired_ratio(
+            [x["seconds"] for x in results["dag_test"]], [x["seconds"] for x in results["plain_loop"]]
+        )
         tasks = int(median("dag_test", "tasks_run"))
         outside = median("dag_test", "seconds") - median("dag_test", "task_seconds_sum")
         per_task = (median("dag_test", "seconds") - median("plain_loop", "seconds")) / max(tasks, 1)

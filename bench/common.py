@@ -506,3 +506,8 @@ def human(count: float) -> str:
     if count >= 1e4:
         return f"{count / 1e3:.0f}k"
     return f"{count:,.0f}"
+
+
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """Median over rounds of numerator / denominator, each pair measured in the same round."""
+    return med([a / b for a, b in zip(numerators, denominators, strict=True)])
