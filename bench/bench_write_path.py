@@ -52,7 +52,7 @@ SIZES = {
     # channels, days, rounds
     "tiny": (2, 2, 1),
     "quick": (20, 7, 5),
-    "full": (50, 14, 7),
+    "full": (50, 14, 5),
 }
 START = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday, no DST change in the following 60 days (UTC anyway)
 ORG = "bench-site-001"
