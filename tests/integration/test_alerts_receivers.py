@@ -9,12 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from argo_energy.alerts import failure_callbacks
-from tests.fixtures import receivers
 from tests.fixtures.receivers import WEBHOOK_PATH, free_port
-
-# Fixtures of tests/fixtures/receivers.py, until it is registered in tests/conftest.py.
-webhook_receiver = receivers.webhook_receiver
-smtp_receiver = receivers.smtp_receiver
 
 pytestmark = pytest.mark.integration
 

@@ -120,28 +120,6 @@ class Plant:
             self.log(channel_id, org_id, midnight(day, tz), end, created_at=end + timedelta(hours=3))
 
 
-@pytest.fixture
-def no_plugin_folder(tmp_path, monkeypatch) -> Iterator[None]:
-    """Workaround until plugins/ stops being executed file by file by Airflow's plugin loader.
-
-    The loader runs every .py under plugins/ as a module named after its file, so
-    plugins/argo_energy/warehouse/__main__.py runs its CLI and exits; common-sql hooks load
-    plugins (hook lineage) on their first query. The project defines no AirflowPlugin, so an
-    empty folder loses nothing here. Remove once plugins/.airflowignore excludes argo_energy/.
-    """
-    from airflow import plugins_manager, settings
-    from airflow.sdk import plugins_manager as sdk_plugins_manager
-
-    empty = tmp_path / "no-plugins"
-    empty.mkdir()
-    monkeypatch.setattr(settings, "PLUGINS_FOLDER", str(empty))
-    for manager in (plugins_manager, sdk_plugins_manager):
-        manager._get_plugins.cache_clear()
-    yield
-    for manager in (plugins_manager, sdk_plugins_manager):
-        manager._get_plugins.cache_clear()
-
-
 WAREHOUSE_TABLES = (
     "validation_heal_requests, validation_results, readings_rejected, readings, ingestion_logs, "
     "data_sync_status, channels, devices, organizations"
@@ -355,7 +333,7 @@ def _render_and_run(op, as_of: datetime, lookback_days: int = 7) -> None:
     type(op).__mro__[2].execute(op, context)  # the common-sql operator's execute, not the recorder's
 
 
-def test_duplicates_found_on_a_table_without_the_unique_index(plant, wh, no_plugin_folder):
+def test_duplicates_found_on_a_table_without_the_unique_index(plant, wh):
     """With idx_readings_unique the exact duplicate cannot exist; this copy of readings lacks it."""
     plant.site("ny", NY)
     plant.channel(13, "ny")
@@ -374,7 +352,7 @@ def test_duplicates_found_on_a_table_without_the_unique_index(plant, wh, no_plug
     assert {d["local_date"] for d in details} == {date(2024, 5, 6)}
 
 
-def test_off_grid_duplicate_slips_past_the_unique_index_but_not_the_check(plant, wh, no_plugin_folder):
+def test_off_grid_duplicate_slips_past_the_unique_index_but_not_the_check(plant, wh):
     plant.site("ny", NY)
     plant.channel(14, "ny")
     start = midnight(date(2024, 5, 6), NY)

@@ -18,16 +18,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from tests.fixtures import receivers
-from tests.integration import test_validation_checks as vc
 from tests.integration.test_validation_checks import KOLKATA, NY, Plant, build_warehouse, midnight
 
 pytestmark = pytest.mark.integration
-
-# Fixtures of other modules, used here by name.
-webhook_receiver = receivers.webhook_receiver
-smtp_receiver = receivers.smtp_receiver
-no_plugin_folder = vc.no_plugin_folder
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "eniscope_validation.py"
 DAG_ID = "eniscope_validation"
@@ -70,7 +63,7 @@ def plant_world(dsn: str, gaps: dict[int, list[datetime]] | None = None) -> None
 
 
 @pytest.fixture
-def validation_env(airflow_db, energy_db_conn, no_plugin_folder, webhook_receiver, smtp_receiver,
+def validation_env(airflow_db, energy_db_conn, webhook_receiver, smtp_receiver,
                    monkeypatch) -> Iterator[dict[str, Any]]:
     build_warehouse(energy_db_conn)
     monkeypatch.setenv("AIRFLOW_VAR_ALERT_EMAILS", json.dumps(["ops@argo.test"]))
