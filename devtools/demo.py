@@ -266,6 +266,8 @@ def ui_env(paths: DemoPaths, port: int) -> dict[str, str]:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__BASE_URL": base_url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+            # A laptop-sized scheduler: 4 task slots (Airflow's default is 32 worker processes).
+            "AIRFLOW__CORE__PARALLELISM": "4",
         },
     )
     # standalone starts its components as plain `airflow ...`: this environment's bin must come first.
@@ -310,7 +312,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
             return 0
         finally:
             if proc is not None:
-                killed = stop_group(proc)
+                killed = stop_group(proc, timeout=10)
                 if killed:
                     say(f"  killed {len(killed)} process(es) that ignored SIGTERM")
                 (paths.home / "standalone.pid").unlink(missing_ok=True)
