@@ -373,7 +373,7 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-ORDER = ("write_path", "api_budget", "orchestration", "views", "refresh", "memory")
+ORDER = ("write_path", "api_budget", "orchestration", "views", "refresh", "memory")  # the 1..6
 
 
 def load_results(results_dir: Path) -> list[dict[str, Any]]:
