@@ -128,3 +128,24 @@ def load_dag(dag_id: str, filename: str) -> Any:
     if dag is None:
         raise RuntimeError(f"dags/{filename} has no DAG {dag_id!r}")
     return dag
+
+
+class _TaskInstanceStub:
+    """What SyncReadingsOperator.execute uses of ``ti``: ``xcom_push`` (values kept)."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def task_context(run_id: str) -> dict[str, Any]:
+    """The context keys the readings operator reads when it is executed outside a DAG run."""
+    from types import SimpleNamespace
+
+    return {
+        "run_id": run_id,
+        "ti": _TaskInstanceStub(),
+        "dag_run": SimpleNamespace(run_id=run_id, clear_number=0),
+    }

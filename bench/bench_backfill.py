@@ -153,14 +153,10 @@ def child_batch(batch_file: Path) -> int:
             raise RuntimeError("no start signal within 300 s")
         time.sleep(0.01)
 
-    class _TI:
-        def xcom_push(self, key: str, value: Any) -> None:
-            pass
-
     started = time.perf_counter()
     error = None
     try:
-        totals = operator.execute({"run_id": "bench_concurrent", "ti": _TI()})
+        totals = operator.execute(airflow_env.task_context("bench_concurrent"))
     except Exception as exc:  # a failed window fails the task: report it, it is the finding
         totals, error = {}, f"{type(exc).__name__}: {exc}"[:500]
     result = {"seconds": time.perf_counter() - started, "totals": totals, "error": error}

@@ -65,16 +65,6 @@ def _reset_peak() -> bool:
     return True
 
 
-class _TaskInstance:
-    """The one thing SyncReadingsOperator.execute needs of ``ti``: xcom_push (kept, counted)."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
-
-
 def child(kind: str, days: int) -> dict[str, Any]:
     """Runs in the child process (environment and connections prepared by the parent)."""
     conf = {
@@ -110,7 +100,7 @@ def child(kind: str, days: int) -> dict[str, Any]:
     out["peak_reset"] = _reset_peak()
     operator = ops.SyncReadingsOperator(task_id="sync_readings", batch=batch)
     started = time.perf_counter()
-    totals = operator.execute({"run_id": "bench_memory", "ti": _TaskInstance()})
+    totals = operator.execute(airflow_env.task_context("bench_memory"))
     out["task_seconds"] = time.perf_counter() - started
     out["totals"] = totals
     out["peak_mb"] = _vm("VmHWM")
