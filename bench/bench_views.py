@@ -110,11 +110,18 @@ def _explain(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -
         doc = row[0][0] if row else {}
         cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + text, params)
         plan_text = "\n".join(r[0] for r in cur.fetchall())
+        # The same query once without JIT: how much of the time is compiling, not running.
+        cur.execute("SET jit = off")
+        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + text, params)
+        row = cur.fetchone()
+        no_jit = row[0][0] if row else {}
+        cur.execute("RESET jit")
     return {
         "execution_ms": doc.get("Execution Time"),
         # Compile time of PostgreSQL's JIT (on by default above jit_above_cost); part of execution_ms.
         "jit_ms": (doc.get("JIT") or {}).get("Timing", {}).get("Total"),
         "planning_ms": doc.get("Planning Time"),
+        "execution_ms_jit_off": no_jit.get("Execution Time"),
         "top_node": doc.get("Plan", {}).get("Node Type"),
         "plan": plan_text,
     }
@@ -194,7 +201,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name, forms_ in plans.items():
         for form, plan in forms_.items():
             if plan.get("jit_ms"):
-                say(f"  JIT compile in {name} ({form}): {plan['jit_ms']:.0f} ms of {plan['execution_ms']:.0f} ms")
+                say(
+                    f"  JIT compile in {name} ({form}): {plan['jit_ms']:.0f} ms of {plan['execution_ms']:.0f} ms; "
+                    f"with jit = off {plan['execution_ms_jit_off']:.0f} ms"
+                )
     ratios = [
         Ratio("latest: seed / ours", speedup["latest"], 20.0),
         *(Ratio(f"{name}: seed / ours", speedup[name], None) for name in ms if name != "latest"),
