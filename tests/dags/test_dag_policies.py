@@ -83,13 +83,8 @@ print("POLICY-JSON " + json.dumps(results))
 
 def parse_guarded(paths: list[Path], workdir: Path) -> dict[str, dict]:
     """Parse each file with its own ``DagBag`` in one fresh interpreter; ``{path: findings}``."""
-    empty_plugins = workdir / "plugins"
-    empty_plugins.mkdir(exist_ok=True)
     env = {
         **os.environ,
-        # An empty plugin folder (see the report on plugins/argo_energy/warehouse/__main__.py);
-        # the package is importable anyway.
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(empty_plugins),
         "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
     }
     done = subprocess.run(

@@ -130,16 +130,14 @@ class AirflowStack:
 @pytest.fixture
 def airflow_stack(tmp_path: Path, energy_db_conn: str, eniscope_backfill_sim: Any) -> Iterator[AirflowStack]:
     home = tmp_path / "airflow-home"
-    plugins = tmp_path / "no-plugins"  # see test_daily_sync_support.plugins_isolated
     home.mkdir()
-    plugins.mkdir()
     api_port = free_port()
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",

@@ -8,7 +8,6 @@ PostgreSQL warehouse; results are compared with the simulator's ground truth.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,25 +51,6 @@ def small_config(now: datetime, **overrides: Any) -> SimulatorConfig:
     return default_config(now=now, sites=sites, **overrides)
 
 
-@pytest.fixture
-def plugins_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Let Airflow load plugins from an empty folder while these tests run.
-
-    Airflow's plugin loader executes every ``.py`` file under ``plugins/`` as a module, and
-    ``plugins/argo_energy/warehouse/__main__.py`` runs its CLI (``sys.exit``) when executed that
-    way, which kills ``dag.test()``. The project defines no ``AirflowPlugin``, so an empty folder
-    loses nothing; ``argo_energy`` itself is importable (pytest ``pythonpath`` and the editable install).
-    """
-    from airflow import plugins_manager, settings
-
-    empty = tmp_path / "no-plugins"
-    empty.mkdir()
-    monkeypatch.setattr(settings, "PLUGINS_FOLDER", str(empty))
-    plugins_manager._get_plugins.cache_clear()
-    yield
-    plugins_manager._get_plugins.cache_clear()
-
-
 @dataclass
 class IngestEnv:
     """One test's world: the simulator and the warehouse DSN (connections already point at them)."""
@@ -99,7 +79,6 @@ def make_ingest_env(
     energy_db_conn: str,
     make_simulator: Any,
     monkeypatch: pytest.MonkeyPatch,
-    plugins_isolated: None,
 ) -> Any:
     """Factory: ``make_ingest_env(now, **config)`` starts a small simulator and points the connections."""
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from argo_energy.ingest.operators import unsupported_status
 from argo_energy.ingest.windows import local_days_range, make_windows
 from tests.integration.test_daily_sync_support import (
     assert_matches_ground_truth,
@@ -15,7 +16,7 @@ from tests.integration.test_daily_sync_support import (
 )
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["tests.integration.test_daily_sync_support"]  # fixtures make_ingest_env, plugins_isolated
+pytest_plugins = ["tests.integration.test_daily_sync_support"]  # fixture make_ingest_env
 
 DAG_ID = "eniscope_historical_backfill"
 NY, KOLKATA = "America/New_York", "Asia/Kolkata"
@@ -62,7 +63,7 @@ def test_backfill_matches_ground_truth_and_a_retrigger_resumes(make_ingest_env):
     (sensor_status,) = env.sql(
         "SELECT sync_status, error_message FROM data_sync_status WHERE channel_id = %s", (sensor,)
     )
-    assert sensor_status[0] == "failed"
+    assert sensor_status[0] == unsupported_status()
     assert sensor_status[1].startswith("unsupported channel:")
 
     # Re-trigger without force: every window is done, so no readings are asked for at all
@@ -116,7 +117,9 @@ def test_dry_run_plans_and_writes_nothing(make_ingest_env, caplog):
     ],
     ids=["end-before-start", "unknown-site"],
 )
-def test_bad_params_fail_the_first_task_before_any_write(make_ingest_env, caplog, conf, message, lists_read):
+def test_bad_params_fail_the_first_task_before_any_write(
+    make_ingest_env, caplog, capfd, conf, message, lists_read
+):
     env = make_ingest_env(SIM_NOW)
 
     dr = trigger(conf)
@@ -131,7 +134,11 @@ def test_bad_params_fail_the_first_task_before_any_write(make_ingest_env, caplog
     assert env.readings_requests() == []
     if not lists_read:
         assert env.sim.requests == [], "date problems are found before any API call"
-    assert message in caplog.text, f"the task log must name the problem: {message!r}"
+    # The task's exception goes to the console through Airflow's structlog renderer, not to logging.
+    output = caplog.text + "".join(capfd.readouterr())
+    failure = [line for line in output.splitlines() if "AirflowFailException:" in line]
+    assert failure, "the first task must fail with AirflowFailException (no retry)"
+    assert message in failure[0], f"the task log must name the problem: {message!r}, got {failure[0]!r}"
 
 
 @pytest.mark.parametrize(

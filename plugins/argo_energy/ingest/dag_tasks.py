@@ -18,6 +18,7 @@ the status run after failures, so the run's leaf tasks could succeed while a rea
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
@@ -26,6 +27,8 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from argo_energy.ingest import operators as ops
 from argo_energy.warehouse.views import REFRESH_FILE, VIEW_FILES, view_name
+
+log = logging.getLogger(__name__)
 
 METADATA_TASK = "sync_metadata"
 READINGS_TASK = "sync_readings"
@@ -72,7 +75,7 @@ def views_gate(ti: Any = None) -> bool:
     """Build the views once the readings are done, if the metadata task got as far as a plan."""
     plan = pull_plan(ti)
     if plan is None:
-        ti.log.warning("no plan from %s: the views are not rebuilt in this run", METADATA_TASK)
+        log.warning("no plan from %s: the views are not rebuilt in this run", METADATA_TASK)
     return plan is not None
 
 

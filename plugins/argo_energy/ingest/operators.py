@@ -10,10 +10,11 @@ Outcome of one (channel, window):
   windows this run already wrote);
 * unsupported: the channel answered 500 "Invalid Parameter" (sensor or virtual channel). Its other
   windows are not asked for and the run does not fail. The status task records a per-channel
-  ``data_sync_status`` row ``sync_status = 'failed'`` with ``error_message`` starting
-  ``"unsupported channel:"`` (the site's own row is not degraded by it), and later runs skip the
-  channel for ``UNSUPPORTED_RECHECK`` (then ask once again, in case it was reconfigured); a
-  backfill with ``force`` asks at once.
+  ``data_sync_status`` row whose ``error_message`` starts ``"unsupported channel:"`` and whose
+  ``sync_status`` is ``'unsupported'`` when the warehouse accepts that value, else ``'failed'``
+  (the site's own row is not degraded by it). Later runs skip the channel for
+  ``UNSUPPORTED_RECHECK`` (then ask once again, in case it was reconfigured); a backfill with
+  ``force`` asks at once.
 """
 
 from __future__ import annotations
@@ -61,14 +62,33 @@ ENERGY_CONN_ID = "energy_db"
 POOL = "eniscope_api"
 SITES_VARIABLE = "eniscope_sites"
 MAX_DAYS_VARIABLE = "eniscope_backfill_max_days"
-# data_sync_status allows only success/partial/failed: an unsupported channel is a 'failed'
-# per-channel row whose error_message starts with this marker (later runs look for it).
+# Marks a per-channel data_sync_status row of an unsupported channel (later runs look for it).
 UNSUPPORTED_PREFIX = "unsupported channel:"
+UNSUPPORTED = "unsupported"
 UNSUPPORTED_RECHECK = timedelta(days=7)
-# Skip modes of the readings task: windows with a success row written by this run (retries redo
-# only what failed) or by any run (a backfill re-trigger without ``force`` resumes).
+# Skip modes of the readings task: windows with a success row written by this run (automatic
+# retries redo only what failed) or by any run (a backfill re-trigger without ``force`` resumes).
 SKIP_THIS_RUN = "this_run"
 SKIP_ANY_RUN = "any_run"
+
+
+def run_key(run_id: str, clear_number: int | None) -> str:
+    """What ``ingestion_logs.run_id`` records: the Airflow run id, with ``#N`` after its Nth clear.
+
+    Automatic retries keep the key, so they skip what the run already wrote. Clearing a task or
+    the run (UI, ``airflow tasks clear``, ``airflow backfill create --reprocess-behavior completed``)
+    increments ``clear_number``: the point of a clear is to redo the work, so everything is fetched again.
+    """
+    return run_id if not clear_number else f"{run_id}#{clear_number}"
+
+
+def unsupported_status() -> str:
+    """``sync_status`` of an unsupported channel: ``'unsupported'`` (what the validation DAG reads)
+    once ``store.record_sync_status`` accepts it; until then ``'failed'`` (its allowed set is
+    success/partial/failed), recognisable by the ``error_message`` prefix either way."""
+    from argo_energy.warehouse.store import SYNC_STATUSES
+
+    return UNSUPPORTED if UNSUPPORTED in SYNC_STATUSES else "failed"
 
 
 def _hook(conn_id: str) -> Any:
@@ -443,7 +463,8 @@ def recently_unsupported(conn: Any, channel_ids: Sequence[int], now: datetime) -
     if not channel_ids:
         return {}
     sql = """
-        SELECT DISTINCT ON (channel_id) channel_id, organization_id, error_message, last_sync_timestamp
+        SELECT DISTINCT ON (channel_id) channel_id, organization_id, sync_status, error_message,
+               last_sync_timestamp
           FROM data_sync_status
          WHERE channel_id = ANY(%s)
          ORDER BY channel_id, last_sync_timestamp DESC, id DESC
@@ -454,8 +475,9 @@ def recently_unsupported(conn: Any, channel_ids: Sequence[int], now: datetime) -
     conn.rollback()  # end the read-only transaction: warehouse writers need an idle connection
     return {
         int(cid): str(org)
-        for cid, org, error, synced in rows
-        if (error or "").startswith(UNSUPPORTED_PREFIX) and synced > now - UNSUPPORTED_RECHECK
+        for cid, org, status, error, synced in rows
+        if (status == UNSUPPORTED or (error or "").startswith(UNSUPPORTED_PREFIX))
+        and synced > now - UNSUPPORTED_RECHECK
     }
 
 
@@ -817,7 +839,7 @@ class SyncReadingsOperator(BaseOperator):
                 make_hook=lambda: _hook(self.eniscope_conn_id),
                 make_conn=lambda: _connect(self.energy_conn_id),
                 skip=self.batch.get("skip", SKIP_THIS_RUN),
-                run_id=context["run_id"],
+                run_id=run_key(context["run_id"], getattr(context["dag_run"], "clear_number", 0)),
                 now=_now(),
                 max_workers=self.max_workers,
                 progress_every=self.progress_every,
@@ -876,7 +898,7 @@ def channel_status(outcome: ChannelOutcome | None) -> tuple[str, str | None]:
     if outcome is None:
         return "failed", "no result: the readings task did not report on this channel"
     if outcome.unsupported:
-        return "failed", f"{UNSUPPORTED_PREFIX} {outcome.error}"
+        return unsupported_status(), f"{UNSUPPORTED_PREFIX} {outcome.error}"
     if outcome.failed == 0 and outcome.error is None:
         return "success", None
     good = outcome.ok + outcome.skipped_done
