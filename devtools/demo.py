@@ -53,6 +53,7 @@ from devtools.demo_stack import (
 )
 
 DAILY, BACKFILL, VALIDATION = "eniscope_daily_sync", "eniscope_historical_backfill", "eniscope_validation"
+REPORT = "eniscope_weekly_report"
 RUN_TIMEOUT = 30 * 60  # the demo takes minutes; this only bounds a hung run
 UI_START_TIMEOUT = 300
 
@@ -177,6 +178,22 @@ def prepare(args: argparse.Namespace, paths: DemoPaths) -> tuple[DemoDatabase, A
     return db, sim
 
 
+def written_reports(paths: DemoPaths, runs: list[dict[str, Any]]) -> list[Path]:
+    """The weekly report files written by this demo's report run (default ``report_base_path``)."""
+    run = next((r for r in runs if r["dag_id"] == REPORT and r.get("started")), None)
+    folder = paths.airflow_home / "reports"
+    if run is None or not folder.exists():
+        return []
+    since = datetime.fromisoformat(run["started"]).timestamp()
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime >= since)
+
+
+def report_lines(reports: list[Path]) -> list[str]:
+    if not reports:
+        return ["Weekly report: no file written"]
+    return ["Weekly report files (open the .html in a browser):", *(f"  {path}" for path in reports), ""]
+
+
 def ui_hint(paths: DemoPaths) -> list[str]:
     return [
         "Open it in the Airflow UI:  make demo-ui   (python -m devtools.demo ui)",
@@ -207,11 +224,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                     },
                 },
                 {"dag_id": VALIDATION, "conf": {}},
+                # Files only: no SMTP or Slack connection exists in the demo anyway.
+                {"dag_id": REPORT, "conf": {"deliver": False}},
             ]
             say(
                 f"Running {DAILY} (lookback {args.lookback_days} days), {BACKFILL} "
-                f"({spec['runs'][1]['conf']['start_date']}..{spec['runs'][1]['conf']['end_date']}) "
-                f"and {VALIDATION}, for real through Airflow ..."
+                f"({spec['runs'][1]['conf']['start_date']}..{spec['runs'][1]['conf']['end_date']}), "
+                f"{VALIDATION} and {REPORT}, for real through Airflow ..."
             )
             runs = run_runner(paths, spec, "demo-run.log", watch=True)
             validation = next((r for r in runs if r["dag_id"] == VALIDATION), {})
@@ -220,10 +239,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         finally:
             sim.stop()
             db.close()
-    footer = [f"Done in {time.monotonic() - started:.0f}s.", *ui_hint(paths)]
+    reports = written_reports(paths, runs)
+    footer = [*report_lines(reports), f"Done in {time.monotonic() - started:.0f}s.", *ui_hint(paths)]
     for line in format_summary(runs, warehouse, footer):
         say(line)
-    summary = {"runs": runs, "warehouse": warehouse, "database": db.origin, "seconds": time.monotonic() - started}
+    summary = {
+        "runs": runs,
+        "warehouse": warehouse,
+        "reports": [str(path) for path in reports],
+        "database": db.origin,
+        "seconds": time.monotonic() - started,
+    }
     paths.summary_file.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return 0 if runs and all(r.get("state") == "success" for r in runs) else 1
 

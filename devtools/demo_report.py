@@ -17,6 +17,7 @@ from psycopg import sql
 
 from argo_energy.warehouse.views import VIEW_FILES, view_name
 
+INGESTION_DAGS = frozenset({"eniscope_daily_sync", "eniscope_historical_backfill"})
 TERMINAL = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 _MARK = {"success": "ok", "failed": "FAILED", "skipped": "skipped", "upstream_failed": "upstream failed"}
 
@@ -265,7 +266,7 @@ def format_summary(
                 "fetched, {inserted:,} inserted, {updated:,} updated, {unchanged:,} unchanged, "
                 "{rejected:,} rejected".format(**written)
             )
-        elif run.get("dag_id") != "eniscope_validation" and run.get("state") == "success":
+        elif run.get("dag_id") in INGESTION_DAGS and run.get("state") == "success":
             lines.append("      ingestion_logs: no window written (every window was done already)")
     if "error" in warehouse:
         lines.append(f"Warehouse: {warehouse['error']}")

@@ -80,7 +80,7 @@ class DemoPaths:
         return self.airflow_home / "simple_auth_manager_passwords.json.generated"
 
     def make(self) -> None:
-        for path in (self.home, self.airflow_home, self.airflow_home / "plugins", self.logs):
+        for path in (self.home, self.airflow_home, self.logs):
             path.mkdir(parents=True, exist_ok=True)
 
 
@@ -110,11 +110,7 @@ def airflow_env(paths: DemoPaths, extra: Mapping[str, str] | None = None) -> dic
         {
             "AIRFLOW_HOME": str(paths.airflow_home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            # An empty plugins folder: Airflow's plugin loader executes every .py file under the
-            # folder as a top-level module (plugins/argo_energy/warehouse/__main__.py would run its
-            # CLI and exit the process). argo_energy has no AirflowPlugin; it is imported from
-            # PYTHONPATH like any package.
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(paths.airflow_home / "plugins"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),  # plugins/.airflowignore: no plugin
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",

@@ -38,6 +38,7 @@ SMALL = ["--sites", str(SITES), "--meters", str(METERS)]
 RUN_ARGS = [*SMALL, "--days", str(DAYS), "--lookback-days", str(LOOKBACK)]
 DEMO_TIMEOUT = 600  # seconds; a cold first run takes about 1.5 min on 2 busy cores
 DAG_IDS = ("eniscope_daily_sync", "eniscope_historical_backfill", "eniscope_validation")
+DEMO_DAGS = (*DAG_IDS, "eniscope_weekly_report")  # the demo also writes the weekly report files
 
 
 @dataclass
@@ -110,8 +111,8 @@ def _run_ids(run: DemoRun) -> dict[str, dict[str, Any]]:
 def test_first_run_goes_through_airflow_and_reports_what_the_warehouse_holds(demo: SmallDemo) -> None:
     out, summary = demo.first.output, demo.first.summary
     runs = _run_ids(demo.first)
-    assert set(runs) == set(DAG_IDS), f"expected one run of each of {DAG_IDS}, got {list(runs)}"
-    for dag_id in DAG_IDS:
+    assert list(runs) == list(DEMO_DAGS), f"expected one run of each of {DEMO_DAGS}, in order, got {list(runs)}"
+    for dag_id in DEMO_DAGS:
         assert runs[dag_id]["state"] == "success", f"{dag_id}: {runs[dag_id]}"
         # Progress was printed while it worked: the run's start, tasks as they finished, its end.
         assert f"> {dag_id}: run {runs[dag_id]['run_id']} started" in out
@@ -123,7 +124,7 @@ def test_first_run_goes_through_airflow_and_reports_what_the_warehouse_holds(dem
     import sqlite3
 
     with sqlite3.connect(demo.paths.metadata_db) as meta:
-        for dag_id in DAG_IDS:
+        for dag_id in DEMO_DAGS:
             states = dict(
                 meta.execute(
                     "SELECT state, count(*) FROM task_instance WHERE dag_id = ? AND run_id = ? GROUP BY state",
@@ -152,6 +153,15 @@ def test_first_run_goes_through_airflow_and_reports_what_the_warehouse_holds(dem
     assert not [c for c, row in validation.items() if row["severity"] == "error" and row["status"] != "pass"]
     for text in ("Demo summary", "readings stored", "Views (rows):", "Validation", "make demo-ui"):
         assert text in out, f"{text!r} missing from the demo's output"
+
+    # One HTML report per site, written under the demo's AIRFLOW_HOME and named in the output.
+    reports = [Path(p) for p in summary["reports"]]
+    html = [p for p in reports if p.suffix == ".html"]
+    assert len(html) == SITES, f"expected one HTML report per site, got {reports}"
+    for path in reports:
+        assert path.is_relative_to(demo.paths.airflow_home / "reports"), path
+        assert path.stat().st_size > 0, path
+        assert str(path) in out
 
 
 @pytest.mark.slow
@@ -186,7 +196,7 @@ def test_rerun_is_idempotent_and_quicker(demo: SmallDemo) -> None:
     again = run_demo(demo.paths, demo.dsn)
     assert again.returncode == 0, again.output[-6000:]
     runs = _run_ids(again)
-    assert {dag_id: r["state"] for dag_id, r in runs.items()} == dict.fromkeys(DAG_IDS, "success")
+    assert {dag_id: r["state"] for dag_id, r in runs.items()} == dict.fromkeys(DEMO_DAGS, "success")
     first_ids = {r["run_id"] for r in demo.first.summary["runs"]}
     assert not first_ids & {r["run_id"] for r in runs.values()}, "the re-run must make new Airflow runs"
     assert "Migrating the demo's Airflow metadata database" not in again.output, "migrated twice"
