@@ -10,6 +10,9 @@
     warehouse. Re-running is safe: every write is an upsert and the backfill (no ``force``) skips
     the windows already done.
 
+``python -m devtools.demo reset``
+    Drops database ``argo_demo`` and deletes ``.demo`` (never a ``--database-url`` database).
+
 ``python -m devtools.demo ui``
     The same set-up, then ``airflow standalone`` on it. Prints the URL and the login; Ctrl-C (or
     SIGTERM) stops the whole process group and the simulator and leaves nothing running.
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -33,10 +38,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import sql
+
 from devtools import localpg
 from devtools.demo_report import ProgressWatcher, format_summary, warehouse_summary
 from devtools.demo_stack import (
     ADMIN_USER,
+    DEMO_DBNAME,
     REPO,
     DemoDatabase,
     DemoPaths,
@@ -47,6 +56,7 @@ from devtools.demo_stack import (
     eniscope_connection,
     postgres_connection,
     spawn,
+    stop_cluster,
     stop_group,
     terminate_on_signals,
     wait_until,
@@ -157,6 +167,7 @@ def prepare(args: argparse.Namespace, paths: DemoPaths) -> tuple[DemoDatabase, A
     """PostgreSQL, simulator, migrated metadata DB (the caller closes the first two)."""
     paths.make()
     db = acquire_database(paths, args.database_url)
+    paths.database_file.write_text(json.dumps({"origin": db.origin}), encoding="utf-8")  # for `reset`
     say(f"PostgreSQL: {describe_database(db)}")
     try:
         sim = start_simulator(args.sites, args.meters)
@@ -348,12 +359,42 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# reset
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Forget the demo: drop database argo_demo (only ours, on the server the demo used) and
+    delete the demo home (its own cluster, stopped first, included)."""
+    paths = DemoPaths(Path(args.home).resolve()) if args.home else DemoPaths.default()
+    if (paths.home / "standalone.pid").exists():
+        say("A `demo ui` seems to be running (standalone.pid): stop it with Ctrl-C first.")
+        return 1
+    used = json.loads(paths.database_file.read_text()) if paths.database_file.exists() else {}
+    # Only the database this home created on a shared server; a --database-url one is never ours.
+    admin = {"env": os.environ.get("TEST_DATABASE_URL"), "local5432": localpg.DEFAULT_LOCAL_DSN}.get(
+        used.get("origin", "")
+    )
+    if admin and localpg.answers(admin):
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DEMO_DBNAME)))
+        say(f"Dropped database {DEMO_DBNAME} on {admin.rsplit('@', 1)[-1]}")
+    stop_cluster(paths.pg_base)
+    if paths.home.exists():
+        shutil.rmtree(paths.home)
+        say(f"Deleted {paths.home}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for name, text in (("run", "run the three DAGs and print a summary"), ("ui", "airflow standalone")):
+    sub.add_parser("reset", help="drop database argo_demo and delete the demo home").add_argument(
+        "--home", help="demo folder (default .demo, or ARGO_DEMO_HOME)"
+    )
+    for name, text in (("run", "run the DAGs and print a summary"), ("ui", "airflow standalone")):
         s = sub.add_parser(name, help=text)
         s.add_argument("--home", help="demo folder (default .demo, or ARGO_DEMO_HOME)")
         s.add_argument("--database-url", help="warehouse database to use as it is (else argo_demo)")
@@ -368,7 +409,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return cmd_run(args) if args.command == "run" else cmd_ui(args)
+    return {"run": cmd_run, "ui": cmd_ui, "reset": cmd_reset}[args.command](args)
 
 
 if __name__ == "__main__":

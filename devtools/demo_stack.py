@@ -72,6 +72,10 @@ class DemoPaths:
         return self.home / "secrets.json"
 
     @property
+    def database_file(self) -> Path:
+        return self.home / "database.json"
+
+    @property
     def summary_file(self) -> Path:
         return self.home / "summary.json"
 
@@ -221,6 +225,15 @@ def start_cluster(base: Path) -> DemoCluster:
     opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=100"
     _run_pg(run_as, [pg_ctl, "-D", str(datadir), "-o", opts, "-l", str(base / "server.log"), "-w", "start"])
     return DemoCluster(base, port, pg_ctl, run_as, started_here=True)
+
+
+def stop_cluster(base: Path) -> None:
+    """Stop the demo's own cluster under ``base`` if a server still runs on it (else nothing)."""
+    datadir = base / "data"
+    pg_ctl = localpg.find_pg_bin("pg_ctl")
+    if pg_ctl and _running_port(datadir) is not None:
+        run_as = "postgres" if os.geteuid() == 0 else None
+        _run_pg(run_as, [pg_ctl, "-D", str(datadir), "-m", "fast", "-w", "stop"])
 
 
 def ensure_database(admin_dsn: str, name: str) -> str:

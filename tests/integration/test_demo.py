@@ -30,6 +30,7 @@ import pytest
 import requests
 
 from devtools import localpg
+from devtools.demo import main as demo_main
 from devtools.demo_stack import DemoPaths, acquire_database, ensure_database, stop_group, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -314,9 +315,17 @@ def test_own_cluster_is_created_under_the_demo_home_kept_and_stopped(monkeypatch
         assert _scalar(again.dsn, "SELECT x FROM kept") == 42, "the second run lost the first run's data"
     finally:
         again.close()
-        import shutil
-
-        shutil.rmtree(home, ignore_errors=True)
+    # Running again leaves the server up once more (as a killed demo would); reset stops it and
+    # deletes the home, and drops nothing elsewhere (this home never used a shared server).
+    third = acquire_database(paths)
+    assert third.cluster is not None
+    third.cluster.started_here = False  # leave it running, for reset to find
+    server = psutil.Process(int((home / "pg" / "data" / "postmaster.pid").read_text().split()[0]))
+    paths.database_file.write_text(json.dumps({"origin": "cluster"}))
+    assert demo_main(["reset", "--home", str(home)]) == 0
+    assert not home.exists(), "reset left the demo home"
+    _gone, alive = psutil.wait_procs([server], timeout=10)
+    assert not alive, "reset left the demo's PostgreSQL running"
 
 
 def test_ensure_database_creates_once_and_never_drops(pg_server: Any) -> None:
