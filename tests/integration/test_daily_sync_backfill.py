@@ -74,6 +74,7 @@ class AirflowStack:
     home: Path
     env: dict[str, str]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: list[Any] = field(default_factory=list)
 
     def cli(self, *args: str, timeout: float = 240) -> str:
         done = subprocess.run(
@@ -91,7 +92,8 @@ class AirflowStack:
         return done.stdout
 
     def start(self, name: str, *args: str) -> None:
-        out = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process in stop()
+        out = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop(), after the process
+        self.logs.append(out)
         self.procs[name] = subprocess.Popen(
             [AIRFLOW, *args],
             env=self.env,
@@ -121,10 +123,18 @@ class AirflowStack:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs.values():
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+        for proc in self.procs.values():
+            # Workers the leaders forked (executor, API server) must not outlive the test.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for out in self.logs:
+            out.close()
 
 
 @pytest.fixture
