@@ -14,6 +14,7 @@ scheduled run (the DAG is unpaused, which backfill runs need): only the backfill
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -129,10 +130,8 @@ class AirflowStack:
                 proc.wait(timeout=10)
         for proc in self.procs.values():
             # Workers the leaders forked (executor, API server) must not outlive the test.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         for out in self.logs:
             out.close()
 
