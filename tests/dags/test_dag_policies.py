@@ -141,6 +141,11 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return found
 
 
+def test_the_ingestion_dags_are_checked():
+    names = {p.name for p in DAG_FILES}
+    assert {"eniscope_daily_sync.py", "eniscope_historical_backfill.py"} <= names, names
+
+
 @pytest.mark.parametrize("path", DAG_FILES, ids=[p.name for p in DAG_FILES])
 def test_dag_file_policies(path: Path, parsed: dict[str, dict]):
     found = parsed[str(path)]
