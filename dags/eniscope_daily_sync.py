@@ -21,8 +21,11 @@ batch fails at the end and its retry fetches only the windows this run has not w
 answering 500 "Invalid Parameter" (sensor, virtual) is marked unsupported and skipped for 7 days.
 
 **Backfill.** `airflow backfill create --dag-id eniscope_daily_sync --from-date 2026-03-01
---to-date 2026-03-07` (scheduler running, DAG unpaused) re-runs those days. For ranges of
-months, prefer `eniscope_historical_backfill`.
+--to-date 2026-03-08` (scheduler running, DAG unpaused) creates the runs whose logical date (the
+interval start, 02:00 UTC) is in that range; add `--dag-run-conf '{"lookback_days": 1}'` to keep
+consecutive runs from fetching the same days again. For months of history prefer
+`eniscope_historical_backfill`. Automatic retries skip what the run already wrote; a cleared
+task or run fetches its whole range again.
 """
 
 from __future__ import annotations
