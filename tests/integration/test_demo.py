@@ -219,13 +219,13 @@ def test_rerun_is_idempotent_and_quicker(demo: SmallDemo) -> None:
 
 
 def _login(url: str, password: str) -> str:
-    resp = requests.post(f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=10)
+    resp = requests.post(f"{url}/auth/token", json={"username": "admin", "password": password}, timeout=30)
     assert resp.status_code in (200, 201), f"login refused: {resp.status_code} {resp.text[:200]}"
     return resp.json()["access_token"]
 
 
 def _get(url: str, token: str) -> Any:
-    resp = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    resp = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     resp.raise_for_status()
     return resp.json()
 
