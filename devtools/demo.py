@@ -208,7 +208,8 @@ def report_lines(reports: list[Path]) -> list[str]:
 def ui_hint(paths: DemoPaths) -> list[str]:
     return [
         "Open it in the Airflow UI:  make demo-ui   (python -m devtools.demo ui)",
-        f"  then http://localhost:8080, user '{ADMIN_USER}', password in {paths.passwords_file}",
+        f"  then the URL it prints (http://localhost:8080 when free), user '{ADMIN_USER}', "
+        f"password in {paths.passwords_file}",
         f"Logs of this demo: {paths.logs}",
     ]
 
