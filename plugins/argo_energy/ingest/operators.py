@@ -11,8 +11,7 @@ Outcome of one (channel, window):
 * unsupported: the channel answered 500 "Invalid Parameter" (sensor or virtual channel). Its other
   windows are not asked for and the run does not fail. The status task records a per-channel
   ``data_sync_status`` row whose ``error_message`` starts ``"unsupported channel:"`` and whose
-  ``sync_status`` is ``'unsupported'`` when the warehouse accepts that value, else ``'failed'``
-  (the site's own row is not degraded by it). Later runs skip the channel for
+  ``sync_status`` is ``'unsupported'`` (the site's own row is not degraded by it). Later runs skip the channel for
   ``UNSUPPORTED_RECHECK`` (then ask once again, in case it was reconfigured); a backfill with
   ``force`` asks at once.
 """
@@ -83,12 +82,9 @@ def run_key(run_id: str, clear_number: int | None) -> str:
 
 
 def unsupported_status() -> str:
-    """``sync_status`` of an unsupported channel: ``'unsupported'`` (what the validation DAG reads)
-    once ``store.record_sync_status`` accepts it; until then ``'failed'`` (its allowed set is
-    success/partial/failed), recognisable by the ``error_message`` prefix either way."""
-    from argo_energy.warehouse.store import SYNC_STATUSES
-
-    return UNSUPPORTED if UNSUPPORTED in SYNC_STATUSES else "failed"
+    """``sync_status`` of an unsupported channel (what the validation DAG reads); its
+    ``error_message`` also starts with ``UNSUPPORTED_PREFIX``."""
+    return UNSUPPORTED
 
 
 def _hook(conn_id: str) -> Any:

@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 # The contract's default for organizations.timezone (§3.2); also what the views assume for NULL.
 DEFAULT_TIMEZONE = "America/New_York"
-SYNC_STATUSES = frozenset({"success", "partial", "failed"})
+# The seed's three statuses, plus 'unsupported' for a channel the API cannot serve (sensor or
+# virtual channel answering 500 "Invalid Parameter"): the ingestion skips it for a while and the
+# validation DAG leaves it out of its per-channel checks.
+SYNC_STATUSES = frozenset({"success", "partial", "failed", "unsupported"})
 _MAX_ERROR_CHARS = 10_000
 
 _VALUE_COLUMNS = ", ".join(READING_FIELDS)
