@@ -1,17 +1,16 @@
-"""PROPOSAL (benchmark 1), not used by the pipeline: ``store.write_window`` in fewer round trips.
+"""PROPOSAL (benchmark 1), not used by the pipeline: ``store.write_window`` with a COPY fast path.
 
-Same transaction and same semantics as ``argo_energy.warehouse.store.write_window`` for what the
-benchmark exercises (no rejected readings): the per-channel advisory lock, ``INSERT ... ON CONFLICT
-(channel_id, timestamp) DO UPDATE ... WHERE (values) IS DISTINCT FROM (new values)`` with the
-inserted/updated counts, and the ``ingestion_logs`` row, in one transaction.
+Same transaction and semantics as ``argo_energy.warehouse.store.write_window`` for what the
+benchmark exercises (no rejected readings): per-channel advisory lock, inserted/updated/unchanged
+counts, one ``ingestion_logs`` row, all in one transaction.
 
-What changes: the readings travel as nine arrays bound to one ``INSERT ... SELECT FROM unnest(...)``
-instead of ``CREATE TEMP TABLE IF NOT EXISTS`` + ``SET LOCAL`` + ``COPY`` into the temp table +
-``INSERT ... SELECT`` from it, and the three statements (lock, upsert, log row) are sent in one
-psycopg pipeline. Per window that is one network round trip and no temp-table truncation at commit
-(``ON COMMIT DELETE ROWS``) instead of six round trips (here: lock + upsert-and-log in one sync, then COMMIT). For a one-day window (96 readings) the
-statement count, not the row count, is what costs (benchmark 1: ``upsert_day_async`` vs
-``copy_day_async``). Validation of the inputs is the store's and is not repeated here.
+The change: once the advisory lock is held, one index probe asks whether the window already has
+readings. When it has none (every window of a first backfill, every new day of the daily sync),
+the readings are COPYed straight into ``readings``: every row is an insert, so the temp-table hop
+(``CREATE TEMP TABLE IF NOT EXISTS`` + ``SET LOCAL`` + COPY into it + ``INSERT ... ON CONFLICT``
+from it) does the rows' work twice for nothing. Otherwise the store's own statements run. The
+probe runs after the lock (its own statement, so it sees what an earlier writer committed while
+we waited): no other writer of this channel can add rows between the probe and the COPY.
 """
 
 from __future__ import annotations
@@ -23,37 +22,16 @@ from typing import Any
 import psycopg
 
 from argo_energy.models import READING_FIELDS, Reading
+from argo_energy.warehouse import store
 from argo_energy.warehouse.connection import LOCK_CHANNEL_WRITE
 
 _COLUMNS = ", ".join(READING_FIELDS)
-# One statement: the upsert, its counts and the log row (data-modifying CTEs always run).
-UPSERT_AND_LOG = f"""
-WITH up AS (
-    INSERT INTO readings AS t (channel_id, "timestamp", {_COLUMNS})
-    SELECT %(channel_id)s, s.ts, {", ".join("s." + n for n in READING_FIELDS)}
-      FROM unnest(%(ts)s::timestamptz[], {", ".join(f"%({n})s::real[]" for n in READING_FIELDS)})
-           AS s (ts, {_COLUMNS})
-     ORDER BY s.ts
-    ON CONFLICT (channel_id, "timestamp") DO UPDATE
-       SET {", ".join(f"{n} = EXCLUDED.{n}" for n in READING_FIELDS)},
-           updated_at = CURRENT_TIMESTAMP
-     WHERE ({", ".join("t." + n for n in READING_FIELDS)})
-           IS DISTINCT FROM ({", ".join("EXCLUDED." + n for n in READING_FIELDS)})
-    RETURNING (t.xmax = 0) AS inserted
-), c AS (
-    SELECT count(*) FILTER (WHERE inserted) AS ins, count(*) FILTER (WHERE NOT inserted) AS upd FROM up
-)
-INSERT INTO ingestion_logs
-    (organization_id, channel_id, start_time, end_time, readings_fetched, readings_inserted,
-     readings_rejected, readings_updated, readings_unchanged, status, error_message, run_id)
-SELECT %(organization_id)s, %(channel_id)s, %(start)s, %(end)s, %(fetched)s, c.ins, 0, c.upd,
-       %(fetched)s - c.ins - c.upd, 'success', NULL, %(run_id)s
-  FROM c
-RETURNING readings_inserted, readings_updated, readings_unchanged
-"""
+COPY_READINGS = f'COPY readings (channel_id, "timestamp", {_COLUMNS}) FROM STDIN (FORMAT BINARY)'
+COPY_TYPES = ["int4", "timestamptz"] + ["float4"] * len(READING_FIELDS)
+PROBE = 'SELECT EXISTS (SELECT 1 FROM readings WHERE channel_id = %s AND "timestamp" >= %s AND "timestamp" < %s)'
 
 
-def write_window_unnest(
+def write_window_fast(
     conn: psycopg.Connection[Any],
     *,
     organization_id: str,
@@ -63,23 +41,32 @@ def write_window_unnest(
     readings: Sequence[Reading],
     run_id: str | None = None,
 ) -> tuple[int, int, int]:
-    """(inserted, updated, unchanged) of one window, as counted by the upsert and logged."""
+    """(inserted, updated, unchanged) of one window; COPY when the window is still empty."""
     rows = sorted(readings, key=lambda r: r.ts)
-    params: dict[str, Any] = {
-        "organization_id": organization_id,
-        "channel_id": channel_id,
-        "start": start,
-        "end": end,
-        "fetched": len(rows),
-        "run_id": run_id,
-        "ts": [r.ts for r in rows],
-    }
-    for i, name in enumerate(READING_FIELDS):
-        params[name] = [r.values()[i] for r in rows]
-    with conn.pipeline(), conn.transaction(), conn.cursor() as lock, conn.cursor() as cur:
-        lock.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CHANNEL_WRITE, channel_id))
-        cur.execute(UPSERT_AND_LOG, params)
-        row = cur.fetchone()  # the one sync: lock and upsert travel together; COMMIT follows
-    if row is None:
-        raise RuntimeError(f"channel {channel_id}: the upsert returned no log row")
-    return int(row[0]), int(row[1]), int(row[2])
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CHANNEL_WRITE, channel_id))
+        cur.execute(PROBE, (channel_id, start, end))
+        found = cur.fetchone()
+        if found and not found[0]:
+            with cur.copy(COPY_READINGS) as copy:
+                copy.set_types(COPY_TYPES)
+                for r in rows:
+                    copy.write_row((channel_id, r.ts, *r.values()))
+            inserted, updated = len(rows), 0
+        else:
+            # The store's path, its own statements (private constants, read not changed).
+            cur.execute("SET LOCAL client_min_messages = warning")
+            cur.execute(store._CREATE_STAGE)
+            with cur.copy(store._COPY_STAGE) as copy:
+                copy.set_types(store._COPY_TYPES)
+                for r in rows:
+                    copy.write_row((r.ts, *r.values()))
+            cur.execute(store._UPSERT_READINGS, {"channel_id": channel_id})
+            counts = cur.fetchone()
+            inserted, updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+        unchanged = len(rows) - inserted - updated
+        cur.execute(
+            store._INSERT_LOG,
+            (organization_id, channel_id, start, end, len(rows), inserted, 0, updated, unchanged, "success", None, run_id),
+        )
+    return inserted, updated, unchanged
