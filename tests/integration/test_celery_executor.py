@@ -21,7 +21,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,7 +93,9 @@ class Stack:
 
 
 @pytest.fixture
-def celery_stack(make_database: Callable[[str], str]) -> Iterator[tuple[Stack, Simulator, str, str]]:
+def celery_stack(
+    make_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Stack, Simulator, str, str]]:
     """Migrated PostgreSQL metadata DB + the four components; yields (stack, simulator, warehouse DSN,
     metadata DSN). Every process group is stopped and the test's Redis queue deleted afterwards."""
     broker = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
@@ -106,7 +107,7 @@ def celery_stack(make_database: Callable[[str], str]) -> Iterator[tuple[Stack, S
     sim = Simulator(scaled_config(SITES, METERS))  # clock = now, as in production
     sim.start(host="127.0.0.1", port=0)
 
-    home = Path(tempfile.mkdtemp(prefix="argo-celery-home-"))
+    home = tmp_path_factory.mktemp("celery-home")
     passwords = home / "passwords.json"
     passwords.write_text(json.dumps({"admin": PASSWORD}), encoding="utf-8")
     port = localpg.free_port()

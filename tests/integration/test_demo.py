@@ -75,10 +75,10 @@ def run_demo(paths: DemoPaths, dsn: str, *extra: str) -> DemoRun:
     return DemoRun(proc.returncode, output, summary, started)
 
 
-def small_demo(make_database: Callable[[str], str]) -> SmallDemo:
+def small_demo(make_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> SmallDemo:
     """Run the small demo once per session (fresh home, fresh database) and return it."""
     if "demo" not in _SHARED:
-        home = Path(tempfile.mkdtemp(prefix="argo-demo-home-"))
+        home = tmp_path_factory.mktemp("demo-home")
         paths = DemoPaths(home)
         dsn = make_database("demo")
         first = run_demo(paths, dsn)
@@ -91,8 +91,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def demo(make_database: Callable[[str], str]) -> SmallDemo:
-    return small_demo(make_database)
+def demo(make_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> SmallDemo:
+    return small_demo(make_database, tmp_path_factory)
 
 
 def _scalar(dsn: str, query: str, *args: Any) -> Any:

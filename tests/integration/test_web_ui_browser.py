@@ -15,7 +15,6 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 PASSWORD = "browser-test-password"  # a throwaway user of a throwaway server
-WAIT_MS = 30_000  # every wait on the page is bounded by this
+WAIT_MS = 60_000  # every wait on the page is bounded by this (a busy 2-core machine needs it)
 
 
 def artifacts() -> Path:
@@ -76,16 +75,16 @@ def dag_params(dag_id: str) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def demo(make_database: Callable[[str], str]) -> SmallDemo:
-    return small_demo(make_database)
+def demo(make_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory) -> SmallDemo:
+    return small_demo(make_database, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def api_server(demo: SmallDemo) -> Iterator[str]:
+def api_server(demo: SmallDemo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``airflow api-server`` on a free port over the demo's metadata DB; yields its base URL."""
     port = localpg.free_port()
     url = f"http://127.0.0.1:{port}"
-    passwords = Path(tempfile.mkdtemp(prefix="argo-ui-auth-")) / "passwords.json"
+    passwords = tmp_path_factory.mktemp("ui-auth") / "passwords.json"
     passwords.write_text(json.dumps({"admin": PASSWORD}), encoding="utf-8")
     env = airflow_env(
         demo.paths,
@@ -116,13 +115,13 @@ def api_server(demo: SmallDemo) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(api_server: str) -> Iterator[Any]:
+def page(api_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A signed-in Chromium page (new empty profile)."""
     from playwright.sync_api import expect, sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (devtools/ensure_chromium.sh)")
-    profile = tempfile.mkdtemp(prefix="argo-chromium-")
+    profile = str(tmp_path_factory.mktemp("chromium-profile"))  # a new, empty profile
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             profile,
@@ -232,7 +231,7 @@ def test_finished_demo_runs_show_green_tasks(page: Any, api_server: str, demo: S
             assert success > 0, f"{dag_id}: the demo run has no successful task ({states})"
 
             page.goto(f"{api_server}/dags/{dag_id}/runs/{runs[dag_id]}")
-            expect(page.get_by_text(f"{total} Task Instances")).to_be_visible()
+            expect(page.get_by_role("heading", name=f"{total} Task Instances")).to_be_visible()
             rows = page.locator("table tbody tr")
             expect(rows).to_have_count(total)
             green = rows.filter(has=page.get_by_text("Success", exact=True))
