@@ -9,7 +9,8 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock 2>/dev/null | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help venv lint test test-fast demo demo-ui bench lock migrate clean
+.PHONY: help venv lint test test-fast demo demo-ui demo-reset bench lock migrate clean
+DEMO_ARGS ?=
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +35,10 @@ test-fast: venv  ## Unit tests only (no database, no Airflow runs)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 demo: venv  ## Run the whole pipeline through Airflow against the simulator (embedded defaults)
-	$(PY) -m devtools.demo run
+	$(PY) -m devtools.demo run $(DEMO_ARGS)
+
+demo-reset: venv  ## Drop the demo database argo_demo and delete .demo/
+	$(PY) -m devtools.demo reset
 
 demo-ui: venv  ## airflow standalone with the DAGs, connections, pool and variables of the demo
 	$(PY) -m devtools.demo ui
