@@ -56,7 +56,7 @@ RAW_TO_COLUMN = {
     "T": ("temperature_c", 1.0),
     "RH": ("relative_humidity", 1.0),
 }
-JWT_SECRET = "reliability-suite-jwt-secret-0123456789abcdef"
+JWT_SECRET = "reliability-suite-execution-api-jwt-secret-0123456789abcdef0123456789abcdef"
 
 
 def free_port() -> int:
@@ -86,6 +86,7 @@ class ExecutionApi:
     url: str
     log_path: Path
     process: subprocess.Popen[bytes]
+    startup_seconds: float
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +113,7 @@ def execution_api(airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> 
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}/execution/"
+    started = time.monotonic()
 
     def healthy() -> bool:
         if process.poll() is not None:
@@ -125,7 +127,7 @@ def execution_api(airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
     try:
         wait_until(healthy, timeout=240, what="the Execution API server", poll=0.5)
-        yield ExecutionApi(url=url, log_path=log_path, process=process)
+        yield ExecutionApi(url, log_path, process, round(time.monotonic() - started, 1))
     finally:
         if process.poll() is None:
             os.killpg(process.pid, 15)

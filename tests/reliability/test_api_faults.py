@@ -73,6 +73,7 @@ def test_readings_equal_the_ground_truth_minus_the_rejected(faulty_daily_runs: F
         faults_by_kind={**dict(runs.injected), "token_expired_419": served_419},
         windows_failed_then_retried=sum(runs.expected_failures.values()),
         sync_readings_tries=[r.tries["sync_readings"][0].try_number for r in runs.runs],
+        run_seconds=[r.seconds for r in runs.runs],
         rows_compared=compared,
         rows_lost=0,
         rows_duplicated=broken["duplicate_readings"],

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.airflow import postgres_conn_json
 from tests.fixtures.simulator import SIM_NOW, sim_conn_json
 from tests.reliability.faults import ADDITIONS, ALTERATIONS
 from tests.reliability.helpers import (
@@ -121,9 +122,10 @@ def test_missing_values_stay_null_never_zero(faulty_daily_runs: FaultyRuns):
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "BUG (warehouse/validation): readings_rejected is unique on (channel, ts, reason) but the "
-        "reason text of future_timestamp / outside_window carries the run's 'now' and the (partial) "
-        "window end, so re-fetching the same window stores the same rejected reading again"
+        "BUG (ingest/validation + warehouse): readings_rejected is unique on (channel, ts, reason) and "
+        "the reason text carries the value (negative_*, non_finite, power_factor), the run's 'now' "
+        "(future_timestamp) and the window bounds (outside_window): a revised value, a later run or a "
+        "longer window stores the same rejected reading again instead of refreshing it"
     ),
 )
 def test_a_reading_rejected_again_is_kept_once_per_reason(faulty_daily_runs: FaultyRuns):
@@ -139,13 +141,19 @@ def test_a_reading_rejected_again_is_kept_once_per_reason(faulty_daily_runs: Fau
 # bad params
 
 
+@pytest.fixture(scope="module")
+def untouched_warehouse(make_database: Any) -> str:
+    """One empty warehouse for the tests that must not write: each checks it is still empty."""
+    return make_database("relbad")
+
+
 @pytest.fixture
-def quiet_env(airflow_db: str, make_database: Any, make_simulator: Any, tmp_path: Path) -> Any:
-    """A fresh, empty warehouse and a small simulator; connections point at them."""
+def quiet_env(airflow_db: str, untouched_warehouse: str, make_simulator: Any, tmp_path: Path) -> Any:
+    """The empty warehouse and a small simulator; connections point at them."""
     sim = make_simulator(sim_config(SIM_NOW, small_sites(ny_meters=1, kolkata_meters=0)))
-    dsn = make_database("relbad")
-    with pipeline_env(sim, dsn, tmp_path / "plugins") as mp:
-        yield sim, dsn, mp
+    assert table_names(untouched_warehouse) == [], "an earlier test wrote to the untouched warehouse"
+    with pipeline_env(sim, untouched_warehouse, tmp_path / "plugins") as mp:
+        yield sim, untouched_warehouse, mp
 
 
 def assert_views_skipped(tries: dict[str, Any]) -> None:
@@ -231,9 +239,11 @@ def test_each_bad_backfill_param_fails_with_a_clear_message(
 
 
 def test_wrong_password_fails_the_run_at_once_with_a_clear_message(
-    quiet_env: Any, execution_api: ExecutionApi, figures: Figures
+    quiet_env: Any, execution_api: ExecutionApi, figures: Figures, make_database: Any
 ):
     sim, _, mp = quiet_env
+    # apply_migrations runs before the first request: a warehouse of its own
+    mp.setenv("AIRFLOW_CONN_ENERGY_DB", postgres_conn_json(make_database("relpw")))
     broken = {"password": "wrong-password-9d1e"}
     message, requests_sent = "the email (login) or password is likely wrong", 1
     mp.setenv("AIRFLOW_CONN_ENISCOPE_DEFAULT", sim_conn_json(sim, **broken))

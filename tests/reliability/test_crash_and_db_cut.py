@@ -20,6 +20,7 @@ import os
 import signal
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,6 +86,7 @@ class CrashRun:
     tries: dict[str, Any]
     observed: Observed
     meters: list[int]
+    seconds: float
 
 
 def _controller(dsn: str, blocker: RowBlocker, window: tuple[datetime, datetime], seen: Observed) -> None:
@@ -190,6 +192,7 @@ def crash_run(
                 target=_controller, args=(dsn, blocker, window, seen), name="fault-controller"
             )
             controller.start()
+            started = time.monotonic()
             try:
                 dag_run = run_dag(DAILY, END, {"lookback_days": LOOKBACK}, api=execution_api)
             finally:
@@ -206,6 +209,7 @@ def crash_run(
             tries=task_tries(dag_run),
             observed=seen,
             meters=meters,
+            seconds=round(time.monotonic() - started, 1),
         )
     finally:
         sim.stop()
@@ -277,6 +281,7 @@ def test_after_both_faults_the_warehouse_equals_the_ground_truth(crash_run: Cras
         faults_injected=2,
         faults_survived=2,
         sync_readings_tries=readings.try_number,
+        run_seconds=run.seconds,
         rows_compared=compared,
         rows_lost=0,
         rows_duplicated=broken["duplicate_readings"],

@@ -72,6 +72,7 @@ def test_no_secret_in_task_logs_xcoms_metadata_or_warehouse(
         warehouse_rows_scanned=sum(wh_rows.values()),
         leaks=len(everything),
         rows_compared=0,
+        execution_api_startup_seconds=execution_api.startup_seconds,
     )
 
 
