@@ -1,6 +1,6 @@
 """Benchmarks 2 and 3: a backfill through Airflow against the simulator with a request budget.
 
-The simulator (in this process, real HTTP on a local port) answers every request after
+The simulator (its own process, bench/sim_process.py; real HTTP on a local port) answers every request after
 ``latency`` seconds and refuses with 429 (``Retry-After: 1``) any request beyond R in a 1-second
 window; the hook's connection asks for ``requests_per_second = R`` with its real retry waits.
 Sites of 10 meters (New York, Kolkata, London), no sensor or virtual channels, a month without a
@@ -49,8 +49,9 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
-def make_simulator(channels: int, rps: float, latency: float) -> Any:
-    from eniscope_simulator import Simulator, SiteConfig, default_config
+def simulator_config(channels: int, rps: float, latency: float) -> Any:
+    """Sites of 10 meters (zones cycling), no sensor or virtual channel; latency and budget R."""
+    from eniscope_simulator import SiteConfig, default_config
 
     zones = common.ZONES
     sites = []
@@ -70,9 +71,7 @@ def make_simulator(channels: int, rps: float, latency: float) -> Any:
         left -= n
     config = default_config(sites=sites, latency_seconds=latency)
     config.faults.budget_rps = rps or None
-    sim = Simulator(config)
-    sim.start(host="127.0.0.1", port=0)
-    return sim
+    return config
 
 
 def backfill_conf(days: int) -> dict[str, Any]:
@@ -211,17 +210,15 @@ def run_concurrent_tasks(sim: Any, conf: dict[str, Any], tasks: int, channels: i
             windows_ok, windows_failed = (int(row[0]), int(row[1])) if row else (0, 0)
     finally:
         airflow_env.cleanup(work)
-    traffic = _requests_between(sim, t0, t1)
-    ok_rps = (traffic["readings_ok"] - 1) / traffic["fetch_phase_s"] if traffic["fetch_phase_s"] else 0.0
     return {
         "tasks": len(children),
+        "t0": t0,
+        "t1": t1,
         "seconds": t1 - t0,
         "children": children,
         "windows_ok": windows_ok,
         "windows_failed": windows_failed,
         "tasks_failed": sum(1 for c in children if c["error"]),
-        **traffic,
-        "fetch_phase_ok_rps": ok_rps,
     }
 
 
@@ -293,7 +290,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not args.verbose:
         # Both methods log through Airflow's logging; WARNING keeps 1,500 windows x 3 lines off the screen.
         os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
-    sim = make_simulator(channels, rps, latency)
+    from bench.sim_process import SimulatorProcess
+
+    # In its own process: an in-process server would compete with the client for the GIL.
+    sim = SimulatorProcess(channels, rps, latency)
     results: dict[str, list[dict[str, Any]]] = {"dag_test": [], "plain_loop": []}
     cold: dict[str, float] = {}
     try:
@@ -325,29 +325,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     seconds = time.perf_counter() - started
                     t1 = time.time()
                     stored = _check_database(dsn, channels, days)
-                traffic = _requests_between(sim, t0, t1)
-                results[kind].append({"seconds": seconds, **traffic, **stored, **detail})
-                say(
-                    f"  round {r + 1} {kind:10s} {seconds:7.1f} s; {traffic['requests']} requests "
-                    f"({traffic['rate_limited_429']} x 429), fetch phase {traffic['fetch_phase_s']:.1f} s at "
-                    f"{traffic['fetch_phase_rps']:.2f} requests/s = {traffic['fetch_phase_rps'] / rps:.3f} R; "
-                    f"{traffic['idle_gaps']} idle gap(s) {traffic['idle_gaps_s']:.1f} s, "
-                    f"{traffic['rps_while_fetching'] / rps:.3f} R while fetching"
-                )
+                results[kind].append({"round": r + 1, "t0": t0, "t1": t1, "seconds": seconds, **stored, **detail})
+                say(f"  round {r + 1} {kind:10s} {seconds:7.1f} s")
         concurrent = None
         if args.concurrent_tasks > 1 and "api_budget" in which:
             concurrent = run_concurrent_tasks(sim, conf, args.concurrent_tasks, channels, rps)
-            say(
-                f"  {concurrent['tasks']} concurrent readings tasks: {concurrent['seconds']:.1f} s, "
-                f"{concurrent['readings_requests']} readings requests ({concurrent['rate_limited_429']} x 429), "
-                f"{concurrent['fetch_phase_ok_rps']:.2f} answered requests/s = {concurrent['fetch_phase_ok_rps'] / rps:.3f} R; "
-                f"windows ok {concurrent['windows_ok']}, failed {concurrent['windows_failed']}; "
-                f"tasks failed {concurrent['tasks_failed']}"
-            )
     finally:
-        sim.stop()
+        sim.stop()  # its request log is read below
         airflow_env.cleanup(home)
         airflow_env.drop_template(template_dir)
+
+    for kind, runs in results.items():
+        for run_ in runs:
+            traffic = _requests_between(sim, run_["t0"], run_["t1"])
+            run_.update(traffic)
+            say(
+                f"  round {run_['round']} {kind:10s} {traffic['requests']} requests "
+                f"({traffic['rate_limited_429']} x 429), fetch phase {traffic['fetch_phase_s']:.1f} s at "
+                f"{traffic['fetch_phase_rps']:.2f} requests/s = {traffic['fetch_phase_rps'] / rps:.3f} R; "
+                f"{traffic['idle_gaps']} idle gap(s) {traffic['idle_gaps_s']:.1f} s, "
+                f"{traffic['rps_while_fetching'] / rps:.3f} R while fetching"
+            )
+    if concurrent:
+        traffic = _requests_between(sim, concurrent["t0"], concurrent["t1"])
+        ok_rps = (traffic["readings_ok"] - 1) / traffic["fetch_phase_s"] if traffic["fetch_phase_s"] else 0.0
+        concurrent.update(traffic, fetch_phase_ok_rps=ok_rps)
+        say(
+            f"  {concurrent['tasks']} concurrent readings tasks: {concurrent['seconds']:.1f} s, "
+            f"{concurrent['readings_requests']} readings requests ({concurrent['rate_limited_429']} x 429), "
+            f"{ok_rps:.2f} answered requests/s = {ok_rps / rps:.3f} R; "
+            f"windows ok {concurrent['windows_ok']}, failed {concurrent['windows_failed']}; "
+            f"tasks failed {concurrent['tasks_failed']}"
+        )
 
     def median(kind: str, key: str) -> float:
         return common.med([x[key] for x in results[kind]])
@@ -359,7 +368,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "budget_rps": rps,
         "latency_s": latency,
         "rounds": rounds,
-        "sim_in_process": True,
+        "simulator": "own process",
     }
     out: dict[str, Any] = {}
     if "api_budget" in which:
