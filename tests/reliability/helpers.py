@@ -93,17 +93,11 @@ class ExecutionApi:
 def execution_api(airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExecutionApi]:
     """``airflow api-server --apps execution`` on a free port, sharing the session's metadata DB."""
     home = Path(airflow_db)
-    empty_plugins = tmp_path_factory.mktemp("no-plugins")
     log_dir = home / "reliability"
     log_dir.mkdir(exist_ok=True)
     log_path = log_dir / "api-server.log"
     port = free_port()
-    env = {
-        **os.environ,
-        # plugins/argo_energy is a package, not Airflow plugins (see tests/integration/test_daily_sync_support).
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(empty_plugins),
-        "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
-    }
+    env = {**os.environ, "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET}
     with open(log_path, "wb") as out:
         process = subprocess.Popen(
             [AIRFLOW, "api-server", "--apps", "execution", "--host", "127.0.0.1", "--port", str(port)],
@@ -139,33 +133,16 @@ def execution_api(airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @contextlib.contextmanager
-def isolated_plugins(folder: Path) -> Iterator[None]:
-    """Airflow loads plugins from an empty folder (same reason as ``plugins_isolated``)."""
-    from airflow import plugins_manager, settings
-
-    folder.mkdir(parents=True, exist_ok=True)
-    saved = settings.PLUGINS_FOLDER
-    settings.PLUGINS_FOLDER = str(folder)
-    plugins_manager._get_plugins.cache_clear()
-    try:
-        yield
-    finally:
-        settings.PLUGINS_FOLDER = saved
-        plugins_manager._get_plugins.cache_clear()
-
-
-@contextlib.contextmanager
 def pipeline_env(
     sim: Any,
     dsn: str,
-    plugins_dir: Path,
     variables: Mapping[str, str] | None = None,
     eniscope_conn: str | None = None,
     **conn_extra: Any,
 ) -> Iterator[pytest.MonkeyPatch]:
     """``eniscope_default`` -> ``sim`` (conn extras on top of the test defaults, or the JSON
     ``eniscope_conn`` as given), ``energy_db`` -> ``dsn``."""
-    with pytest.MonkeyPatch.context() as mp, isolated_plugins(plugins_dir):
+    with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_ENISCOPE_DEFAULT", eniscope_conn or sim_conn_json(sim, **conn_extra))
         mp.setenv("AIRFLOW_CONN_ENERGY_DB", postgres_conn_json(dsn))
         for name, value in (variables or {}).items():

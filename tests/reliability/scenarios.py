@@ -19,7 +19,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -154,7 +153,6 @@ def faulty_daily_runs(
     airflow_db: str,
     make_database: Any,
     execution_api: ExecutionApi,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> Any:
     dsn = make_database("relfaults")
     config = sim_config(
@@ -174,12 +172,12 @@ def faulty_daily_runs(
     sim = ScriptedSimulator(config, name="faults")
     sim.start(host="127.0.0.1", port=0)
     try:
-        yield _run_both(sim, dsn, execution_api, tmp_path_factory.mktemp("plugins-faults"))
+        yield _run_both(sim, dsn, execution_api)
     finally:
         sim.stop()
 
 
-def _run_both(sim: ScriptedSimulator, dsn: str, api: ExecutionApi, plugins: Path) -> FaultyRuns:
+def _run_both(sim: ScriptedSimulator, dsn: str, api: ExecutionApi) -> FaultyRuns:
     ny_org = next(o for o in sim.site_organization_ids() if sim.world.orgs[int(o)].timezone == NY)
     kol_org = next(o for o in sim.site_organization_ids() if sim.world.orgs[int(o)].timezone == KOLKATA)
     ny_a, ny_b = sim.channel_ids("meter", ny_org)
@@ -210,7 +208,7 @@ def _run_both(sim: ScriptedSimulator, dsn: str, api: ExecutionApi, plugins: Path
     script(0, kol, 0, [SLOW, SLOW], 1)
     script(0, kol, 1, [TRUNCATED], 0)
 
-    with pipeline_env(sim, dsn, plugins, **CONN_EXTRA):
+    with pipeline_env(sim, dsn, **CONN_EXTRA):
         run1 = _run(api, END1, LOOKBACK1)
     served1 = dict(sim.served)
     sim.served.clear()
@@ -236,7 +234,7 @@ def _run_both(sim: ScriptedSimulator, dsn: str, api: ExecutionApi, plugins: Path
     script(1, kol, 2, [SERVER_ERROR, SERVER_ERROR], 1)
     script(1, ny_b, 0, [MALFORMED], 0)
     script(1, ny_a, 1, [SLOW], 0)
-    with pipeline_env(sim, dsn, plugins, **CONN_EXTRA):
+    with pipeline_env(sim, dsn, **CONN_EXTRA):
         run2 = _run(api, END2, LOOKBACK2)
 
     return FaultyRuns(

@@ -7,7 +7,6 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,11 +147,11 @@ def untouched_warehouse(make_database: Any) -> str:
 
 
 @pytest.fixture
-def quiet_env(airflow_db: str, untouched_warehouse: str, make_simulator: Any, tmp_path: Path) -> Any:
+def quiet_env(airflow_db: str, untouched_warehouse: str, make_simulator: Any) -> Any:
     """The empty warehouse and a small simulator; connections point at them."""
     sim = make_simulator(sim_config(SIM_NOW, small_sites(ny_meters=1, kolkata_meters=0)))
     assert table_names(untouched_warehouse) == [], "an earlier test wrote to the untouched warehouse"
-    with pipeline_env(sim, untouched_warehouse, tmp_path / "plugins") as mp:
+    with pipeline_env(sim, untouched_warehouse) as mp:
         yield sim, untouched_warehouse, mp
 
 

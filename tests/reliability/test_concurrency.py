@@ -63,7 +63,7 @@ def start_run(
     conf: dict[str, Any],
 ) -> tuple[subprocess.Popen[bytes], Path, Path]:
     home = tmp / name
-    (home / "plugins").mkdir(parents=True)
+    home.mkdir(parents=True)
     db = home / "airflow.db"
     # A consistent copy of the migrated metadata DB (the WAL included).
     with sqlite3.connect(metadata_db_path()) as source, sqlite3.connect(db) as target:
@@ -72,7 +72,6 @@ def start_run(
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}",
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW_CONN_ENISCOPE_DEFAULT": sim_conn_json(sim),
         "AIRFLOW_CONN_ENERGY_DB": postgres_conn_json(dsn),

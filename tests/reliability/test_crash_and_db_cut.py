@@ -166,9 +166,7 @@ def _writers(dsn: str, blocker: RowBlocker) -> list[tuple[int, int | None, str]]
 
 
 @pytest.fixture(scope="module")
-def crash_run(
-    airflow_db: str, make_database: Any, execution_api: ExecutionApi, tmp_path_factory: pytest.TempPathFactory
-) -> Any:
+def crash_run(airflow_db: str, make_database: Any, execution_api: ExecutionApi) -> Any:
     from argo_energy.ingest import operators as ops
     from eniscope_simulator import Simulator
 
@@ -181,7 +179,7 @@ def crash_run(
         start, _ = daily_range(END, LOOKBACK, NY)
         window = (start, start + timedelta(days=1))
         blocked_ts = window[1] - timedelta(minutes=15)
-        with pipeline_env(sim, dsn, tmp_path_factory.mktemp("plugins-crash")):
+        with pipeline_env(sim, dsn):
             # The schema and the channel rows exist before the run, as after any earlier run:
             # the blocking reading needs its channel.
             ops.apply_warehouse_migrations()
