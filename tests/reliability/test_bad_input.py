@@ -37,12 +37,6 @@ from tests.reliability.scenarios import FaultyRuns, removed_from_truth
 pytestmark = pytest.mark.integration
 pytest_plugins = ["tests.reliability.helpers", "tests.reliability.scenarios"]
 
-BAD_URL_BUG = (
-    "BUG (hook): a malformed base URL or a host that is not the Eniscope API is treated as "
-    "transient (or raised raw), so Airflow retries the task for nothing; see the reliability report"
-)
-
-
 # --------------------------------------------------------------------------------------------
 # bad values (from the session's faulty runs)
 
@@ -294,7 +288,6 @@ BAD_URLS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=BAD_URL_BUG)
 @pytest.mark.parametrize("host", list(BAD_URLS.values()), ids=list(BAD_URLS))
 def test_malformed_url_fails_at_once_with_a_clear_message(quiet_env: Any, host: str):
     sim, _, mp = quiet_env
@@ -315,7 +308,6 @@ def test_malformed_url_fails_at_once_with_a_clear_message(quiet_env: Any, host: 
     assert hook.request_count <= 1, f"{hook.request_count} attempts for a URL that cannot work"
 
 
-@pytest.mark.xfail(strict=True, reason=BAD_URL_BUG)
 def test_url_of_something_else_fails_at_once(quiet_env: Any):
     sim, _, mp = quiet_env
     from airflow.sdk.exceptions import AirflowFailException

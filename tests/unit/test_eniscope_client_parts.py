@@ -9,8 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 import tenacity
+from airflow.sdk.exceptions import AirflowFailException
 
-from argo_energy.eniscope.errors import EniscopeAuthError, EniscopeRequestError
+from argo_energy.eniscope.errors import EniscopeAuthError, EniscopeConfigError, EniscopeRequestError
 from argo_energy.eniscope.hook import (
     DEFAULT_BASE_URL,
     BackoffWait,
@@ -85,6 +86,29 @@ def test_bad_tuning_value_is_a_clear_error():
 )
 def test_base_url_of(host, schema, port, expected):
     assert base_url_of(conn(host=host, schema=schema, port=port)) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "problem"),
+    [
+        ("not a url", None, "contains whitespace"),
+        ("ftp://127.0.0.1:1", None, "scheme 'ftp' is not http or https"),
+        ("http://", None, "has no host"),
+        ("https://", 8085, "has no host"),
+        ("http://127.0.0.1:99999", None, "Port out of range"),
+        ("http://127.0.0.1:8085/?x=1", None, "has a query or fragment"),
+    ],
+)
+def test_unusable_base_url_is_a_terminal_config_error(host, port, problem):
+    with pytest.raises(EniscopeConfigError, match=problem) as info:
+        EniscopeSettings.from_connection(conn(host=host, port=port), "eniscope_default")
+    assert isinstance(info.value, AirflowFailException), "Airflow would retry it"
+    assert "connection 'eniscope_default' has an unusable base URL" in str(info.value)
+
+
+def test_bad_tuning_value_is_terminal():
+    with pytest.raises(AirflowFailException, match="'max_retries' must be >= 0"):
+        EniscopeSettings.from_connection(conn(extra={"api_key": "k" * 8, "max_retries": -1}), "c")
 
 
 def test_retry_after_seconds_and_http_date():

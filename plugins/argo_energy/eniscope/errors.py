@@ -60,6 +60,14 @@ class EniscopeRequestError(EniscopeError):
     """The API refused the request itself (400, 402, 409, 412, other 4xx): retrying cannot help."""
 
 
+class EniscopeConfigError(EniscopeRequestError, AirflowFailException):
+    """The connection cannot work as configured (never retried).
+
+    A malformed or non-HTTP base URL, a bad extra, or a host that answers 404 to the endpoints
+    every Eniscope Core API has (so it is something else). Retrying cannot help: fix the connection.
+    """
+
+
 class EniscopeTransientError(EniscopeError):
     """Timeouts, connection errors, 429 or 5xx persisted after every retry; a later task try may work."""
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import tenacity
@@ -37,6 +38,7 @@ from airflow.sdk import BaseHook
 from argo_energy.eniscope.errors import (
     ChannelUnsupportedError,
     EniscopeAuthError,
+    EniscopeConfigError,
     EniscopeError,
     EniscopeNotFoundError,
     EniscopeRequestError,
@@ -64,6 +66,8 @@ __all__ = ["DEFAULT_BASE_URL", "DEFAULT_FIELDS", "EniscopeHook", "EniscopeSettin
 DEFAULT_BASE_URL = "https://core.eniscope.com"
 USER_AGENT = "argo-energy-airflow/0.1 (Eniscope hook; python-requests)"
 MAX_PAGES = 10_000  # a server that never stops paging must not loop forever
+# Collection endpoints every Eniscope Core API answers (API.md §3); a 404 there means a wrong host.
+ALWAYS_THERE = frozenset({"", "organizations", "channels", "meters"})
 
 
 def _mask(secret: str | None) -> None:
@@ -121,11 +125,11 @@ class EniscopeSettings:
                     try:
                         result = float(value)
                     except (TypeError, ValueError):
-                        raise EniscopeRequestError(
+                        raise EniscopeConfigError(
                             f"connection {conn_id!r}: extra {key!r} must be a number"
                         ) from None
                     if result < 0:
-                        raise EniscopeRequestError(f"connection {conn_id!r}: extra {key!r} must be >= 0")
+                        raise EniscopeConfigError(f"connection {conn_id!r}: extra {key!r} must be >= 0")
                     return result
             return default
 
@@ -140,7 +144,7 @@ class EniscopeSettings:
             )
         timeout = opt("timeout")
         return cls(
-            base_url=base_url_of(conn),
+            base_url=checked_base_url(base_url_of(conn), conn_id),
             email=str(conn.login),
             api_key=str(api_key),
             password=str(conn.password),
@@ -157,15 +161,43 @@ class EniscopeSettings:
 
 def base_url_of(conn: Any) -> str:
     """Base URL from a Connection: ``host`` with scheme (and port), else ``schema://host:port``."""
-    host = (conn.host or "").strip().rstrip("/")
-    if not host:
+    host = (conn.host or "").strip()
+    if not host.rstrip("/"):
         return DEFAULT_BASE_URL
     if "://" not in host:
         scheme = conn.schema if conn.schema in ("http", "https") else "https"
         host = f"{scheme}://{host}"
+    if host.endswith("://"):
+        return host  # no host at all: ``checked_base_url`` says so
+    host = host.rstrip("/")
     if conn.port and host.count(":") < 2:  # "scheme://host" has one colon; add the port once
         host = f"{host}:{conn.port}"
     return host
+
+
+def checked_base_url(url: str, conn_id: str) -> str:
+    """``url`` if it is an absolute http(s) URL with a host, else ``EniscopeConfigError`` (terminal)."""
+    problem = None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = f"scheme {parts.scheme!r} is not http or https"
+        elif not parts.hostname:
+            problem = "it has no host"
+        elif any(ch.isspace() for ch in url):
+            problem = "it contains whitespace"
+        elif parts.query or parts.fragment:
+            problem = "it has a query or fragment"
+    if problem:
+        raise EniscopeConfigError(
+            f"connection {conn_id!r} has an unusable base URL {url!r}: {problem}; "
+            f"set its host to the API's base URL, e.g. {DEFAULT_BASE_URL}"
+        )
+    return url
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -313,6 +345,12 @@ class EniscopeHook(BaseHook):
             )
         except requests.Timeout:
             raise _Retryable("timeout", f"GET /{path} timed out (read timeout {settings.read_timeout}s)") from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema) as exc:
+            raise EniscopeConfigError(
+                f"connection {self.eniscope_conn_id!r}: GET {settings.base_url}/{path.lstrip('/')} is not a "
+                f"usable URL ({type(exc).__name__}); check the connection's host",
+                path=path,
+            ) from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise _Retryable("connection", f"GET /{path} failed: {type(exc).__name__}") from None
         self.log.debug(
@@ -361,6 +399,14 @@ class EniscopeHook(BaseHook):
             )
         if status == 403:
             raise self._forbidden(path)
+        if status == 404 and path.strip("/") in ALWAYS_THERE:
+            raise EniscopeConfigError(
+                f"GET /{path.strip('/')} answered 404 at {self.settings.base_url}: every Eniscope Core API "
+                f"has this endpoint, so connection {self.eniscope_conn_id!r} points at something else; "
+                "check its host (the API's base URL, without a path)",
+                status=status,
+                path=path,
+            )
         if status == 404:
             raise EniscopeNotFoundError(f"GET /{path}: not found (404)", status=status, path=path)
         if status == 429:

@@ -32,7 +32,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from argo_energy.eniscope.errors import ChannelUnsupportedError, EniscopeAuthError
+from argo_energy.eniscope.errors import ChannelUnsupportedError, EniscopeAuthError, EniscopeConfigError
 from argo_energy.ingest.planning import (
     DEFAULT_BATCH_SIZE,
     BackfillRequest,
@@ -601,7 +601,7 @@ class _WindowSync:
                 self.unsupported.setdefault(target.channel_id, str(exc))
             self.log.warning("%s: channel unsupported, its other windows are skipped: %s", span, exc)
             return _Result("unsupported", error=str(exc))
-        except EniscopeAuthError:
+        except (EniscopeAuthError, EniscopeConfigError):
             raise
         except Exception as exc:  # any other pull failure is this window's failure, not the task's
             self.log.warning("%s: pull failed: %s", span, _error_text(exc))
@@ -664,7 +664,7 @@ def sync_windows(
 
     Up to ``max_workers`` windows run at once, never more than the hook's requests-per-second
     budget; each worker has its own hook session and database connection (neither is shared
-    between threads). ``EniscopeAuthError`` and a lost database stop everything at once.
+    between threads). ``EniscopeAuthError``, ``EniscopeConfigError`` and a lost database stop everything at once.
     """
     outcomes = {t.channel_id: ChannelOutcome(t.channel_id, t.organization_id) for t in targets}
     plan: list[_Work] = []
