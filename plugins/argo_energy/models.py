@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+# A site whose organisation has no time zone is in this one: the contract's column default
+# (organizations.timezone, seed §3.2), which the warehouse stores and the views, validation,
+# ingestion and report all use to decide what a site's day is.
+DEFAULT_SITE_TIMEZONE = "America/New_York"
+
 # Reading value columns, in the order of the ``readings`` table (seed §3.5).
 READING_FIELDS: tuple[str, ...] = (
     "energy_kwh",
@@ -56,10 +61,15 @@ class ReadingsBatch:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A reading that failed validation, kept with the reason (never silently dropped)."""
+    """A reading that failed validation, kept with the reason (never silently dropped).
+
+    ``reason`` is stable: the failed checks' codes joined by ``"; "`` (the warehouse keys on it,
+    so a rerun refreshes the row). ``detail`` says why in words, with the values and bounds.
+    """
 
     reading: Reading
     reason: str
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,11 +149,20 @@ def test_late_correction_wins_and_only_it_is_updated(conn: psycopg.Connection[An
 def test_rejects_are_kept_with_reasons_and_not_duplicated_by_reruns(conn: psycopg.Connection[Any]) -> None:
     readings = quarter_hours(START, 94)
     rejected = [
-        Rejected(Reading(START + timedelta(minutes=15 * 94), power_kw=-3.0, energy_kwh=1e300), "negative power"),
-        Rejected(Reading(START + timedelta(minutes=15 * 95), power_factor=1.7), "power factor outside [-1, 1]"),
+        Rejected(Reading(START + timedelta(minutes=15 * 94), power_kw=-3.0, energy_kwh=1e300), "negative_power"),
+        Rejected(
+            Reading(START + timedelta(minutes=15 * 95), power_factor=1.7),
+            "power_factor_out_of_range",
+            "power_factor_out_of_range: power_factor=1.7",
+        ),
     ]
     first = write(conn, readings, rejected, fetched=96)
     assert (first.inserted, first.rejected) == (94, 2)
+    # The rerun sees a revised bad value: same reason, new detail and value, so the row is refreshed.
+    revised = Rejected(
+        Reading(rejected[1].reading.ts, power_factor=1.9), rejected[1].reason, "power_factor_out_of_range: power_factor=1.9"
+    )
+    rejected[1] = revised
     write(conn, readings, rejected, fetched=96)
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SELECT * FROM readings_rejected ORDER BY \"timestamp\"")
@@ -161,7 +170,8 @@ def test_rejects_are_kept_with_reasons_and_not_duplicated_by_reruns(conn: psycop
     assert [(r["timestamp"], r["reason"]) for r in rows] == [(r.reading.ts, r.reason) for r in rejected]
     assert rows[0]["power_kw"] == -3.0
     assert rows[0]["energy_kwh"] == 1e300, "the absurd value is stored as received (double precision)"
-    assert rows[1]["power_factor"] == 1.7
+    assert (rows[1]["power_factor"], rows[1]["detail"]) == (1.9, "power_factor_out_of_range: power_factor=1.9")
+    assert rows[0]["detail"] is None, "an empty detail is stored as NULL"
     assert all((r["window_start"], r["window_end"], r["source"]) == (START, END, "ingestion") for r in rows)
     assert rows[0]["last_seen_at"] > rows[0]["created_at"], "the rerun refreshed the existing reject"
     assert [log["readings_rejected"] for log in logs(conn)] == [2, 2]

@@ -112,15 +112,6 @@ def test_missing_values_stay_null_never_zero(faulty_daily_runs: FaultyRuns):
     assert zeros == 0, "a missing value was stored as 0"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (ingest/validation + warehouse): readings_rejected is unique on (channel, ts, reason) and "
-        "the reason text carries the value (negative_*, non_finite, power_factor), the run's 'now' "
-        "(future_timestamp) and the window bounds (outside_window): a revised value, a later run or a "
-        "longer window stores the same rejected reading again instead of refreshing it"
-    ),
-)
 def test_a_reading_rejected_again_is_kept_once_per_reason(faulty_daily_runs: FaultyRuns):
     rows = sql(faulty_daily_runs.dsn, 'SELECT channel_id, "timestamp", reason FROM readings_rejected')
     per_code = Counter((channel, ts, code) for channel, ts, reason in rows for code in reason_codes(reason))

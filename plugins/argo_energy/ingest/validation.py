@@ -1,7 +1,8 @@
 """Validation of one window's readings before they are written. Pure, no I/O.
 
 Every reading is either accepted or rejected with its reasons; nothing is dropped silently.
-A reason is ``"<code>: <detail>"``; several failing checks are joined with ``"; "``.
+A rejection's ``reason`` is the failed checks' stable codes joined with ``"; "`` (the warehouse's
+key, so a rerun refreshes the row); its ``detail`` is ``"<code>: <detail>; ..."`` in words.
 A reading whose values are all missing is *accepted*: the warehouse stores NULLs (a gap is not 0).
 """
 
@@ -14,6 +15,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from argo_energy.models import READING_FIELDS, Reading, Rejected, Window
+
+Problem = tuple[str, str]  # (code, detail)
 
 GRID_SECONDS = 900
 
@@ -34,36 +37,46 @@ class ValidationResult(NamedTuple):
     rejected: list[Rejected]
 
 
-def _timestamp_problems(ts: datetime, window: Window, now: datetime, grid_seconds: int) -> list[str]:
+def _timestamp_problems(ts: datetime, window: Window, now: datetime, grid_seconds: int) -> list[Problem]:
     if ts.tzinfo is None or ts.utcoffset() is None:
-        return [f"{NAIVE_TIMESTAMP}: {ts.isoformat()} has no time zone"]
+        return [(NAIVE_TIMESTAMP, f"{ts.isoformat()} has no time zone")]
     problems = []
     if ts > now:
-        problems.append(f"{FUTURE_TIMESTAMP}: {ts.isoformat()} is after {now.isoformat()}")
+        problems.append((FUTURE_TIMESTAMP, f"{ts.isoformat()} is after {now.isoformat()}"))
     if not window.start <= ts < window.end:
         problems.append(
-            f"{OUTSIDE_WINDOW}: {ts.isoformat()} not in [{window.start.isoformat()}, {window.end.isoformat()})"
+            (OUTSIDE_WINDOW, f"{ts.isoformat()} not in [{window.start.isoformat()}, {window.end.isoformat()})")
         )
     if ts.microsecond or int(ts.timestamp()) % grid_seconds:
-        problems.append(f"{OFF_GRID}: {ts.isoformat()} is not on the {grid_seconds // 60}-minute grid")
+        problems.append((OFF_GRID, f"{ts.isoformat()} is not on the {grid_seconds // 60}-minute grid"))
     return problems
 
 
-def _value_problems(reading: Reading) -> list[str]:
+def _value_problems(reading: Reading) -> list[Problem]:
     problems = []
     for name in READING_FIELDS:
         value = getattr(reading, name)
         if value is not None and not math.isfinite(value):
-            problems.append(f"{NON_FINITE}: {name}={value}")
+            problems.append((NON_FINITE, f"{name}={value}"))
     # Comparisons with NaN are False, so the non-finite values above are not reported twice.
     power, energy, pf = reading.power_kw, reading.energy_kwh, reading.power_factor
     if power is not None and power < 0:
-        problems.append(f"{NEGATIVE_POWER}: power_kw={power}")
+        problems.append((NEGATIVE_POWER, f"power_kw={power}"))
     if energy is not None and energy < 0:
-        problems.append(f"{NEGATIVE_ENERGY}: energy_kwh={energy}")
+        problems.append((NEGATIVE_ENERGY, f"energy_kwh={energy}"))
     if pf is not None and abs(pf) > 1:
-        problems.append(f"{POWER_FACTOR_RANGE}: power_factor={pf}")
+        problems.append((POWER_FACTOR_RANGE, f"power_factor={pf}"))
     return problems
+
+
+def rejection(reading: Reading, problems: list[Problem]) -> Rejected:
+    """``Rejected`` with the stable codes as its reason (each code once, in check order)."""
+    codes = list(dict.fromkeys(code for code, _ in problems))
+    return Rejected(
+        reading=reading,
+        reason="; ".join(codes),
+        detail="; ".join(f"{code}: {detail}" for code, detail in problems),
+    )
 
 
 def validate(
@@ -83,14 +96,14 @@ def validate(
     seen: set[datetime] = set()
     for reading in readings:
         problems = _timestamp_problems(reading.ts, window, now, grid_seconds)
-        aware = not (problems and problems[0].startswith(NAIVE_TIMESTAMP))
+        aware = not (problems and problems[0][0] == NAIVE_TIMESTAMP)
         if aware:
             if reading.ts in seen:
-                problems.append(f"{DUPLICATE}: {reading.ts.isoformat()} already in this response")
+                problems.append((DUPLICATE, f"{reading.ts.isoformat()} already in this response"))
             seen.add(reading.ts)
         problems.extend(_value_problems(reading))
         if problems:
-            rejected.append(Rejected(reading=reading, reason="; ".join(problems)))
+            rejected.append(rejection(reading, problems))
         else:
             accepted.append(reading)
     return ValidationResult(accepted, rejected)
@@ -100,5 +113,10 @@ def reason_counts(rejected: Iterable[Rejected]) -> Counter[str]:
     """How many rejected readings failed each check (one reading may count under several codes)."""
     counts: Counter[str] = Counter()
     for item in rejected:
-        counts.update({part.split(":", 1)[0].strip() for part in item.reason.split("; ")})
+        counts.update(reason_codes(item.reason))
     return counts
+
+
+def reason_codes(reason: str) -> set[str]:
+    """The codes of a stored reason: ``"a; b"``, or the older ``"a: detail; b: detail"``."""
+    return {part.split(":", 1)[0].strip() for part in reason.split("; ") if part.strip()}

@@ -73,7 +73,7 @@ EXPECTED_RELATIONS: dict[str, RelationSpec] = {
         "readings_updated": INT,
     }),
     "readings_rejected": RelationSpec("table", {
-        "channel_id": INT, "timestamp": TSTZ, "reason": TEXT,
+        "channel_id": INT, "timestamp": TSTZ, "reason": TEXT, "detail": TEXT,
     }),
     "v_clean_readings": RelationSpec("view", {
         "id": BIGINT, "channel_id": INT, "timestamp": TSTZ, **_READING_VALUES, "created_at": TSTZ,

@@ -20,13 +20,21 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from argo_energy.models import READING_FIELDS, Channel, Device, Organization, Reading, Rejected
+from argo_energy.models import (
+    DEFAULT_SITE_TIMEZONE,
+    READING_FIELDS,
+    Channel,
+    Device,
+    Organization,
+    Reading,
+    Rejected,
+)
 from argo_energy.warehouse.connection import LOCK_CHANNEL_WRITE, Connection, own_transaction
 
 log = logging.getLogger(__name__)
 
 # The contract's default for organizations.timezone (§3.2); also what the views assume for NULL.
-DEFAULT_TIMEZONE = "America/New_York"
+DEFAULT_TIMEZONE = DEFAULT_SITE_TIMEZONE
 # The seed's three statuses, plus 'unsupported' for a channel the API cannot serve (sensor or
 # virtual channel answering 500 "Invalid Parameter"): the ingestion skips it for a while and the
 # validation DAG leaves it out of its per-channel checks.
@@ -66,10 +74,11 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 
 _UPSERT_REJECTED = f"""
 INSERT INTO readings_rejected AS t
-    (channel_id, "timestamp", {_VALUE_COLUMNS}, reason, source, window_start, window_end)
-VALUES (%s, %s, {", ".join(["%s"] * len(READING_FIELDS))}, %s, 'ingestion', %s, %s)
+    (channel_id, "timestamp", {_VALUE_COLUMNS}, reason, detail, source, window_start, window_end)
+VALUES (%s, %s, {", ".join(["%s"] * len(READING_FIELDS))}, %s, %s, 'ingestion', %s, %s)
 ON CONFLICT (channel_id, "timestamp", reason) DO UPDATE
    SET {", ".join(f"{n} = EXCLUDED.{n}" for n in READING_FIELDS)},
+       detail = EXCLUDED.detail,
        window_start = EXCLUDED.window_start,
        window_end = EXCLUDED.window_end,
        last_seen_at = CURRENT_TIMESTAMP
@@ -286,7 +295,10 @@ def write_window(
         if rejected:
             cur.executemany(
                 _UPSERT_REJECTED,
-                [(channel_id, r.reading.ts, *r.reading.values(), r.reason, start, end) for r in rejected],
+                [
+                    (channel_id, r.reading.ts, *r.reading.values(), r.reason, r.detail or None, start, end)
+                    for r in rejected
+                ],
             )
         unchanged = len(rows) - inserted - updated
         cur.execute(
