@@ -22,7 +22,7 @@ from argo_energy.ingest.planning import (
     select_sites,
     site_zone,
 )
-from argo_energy.models import Channel, Organization
+from argo_energy.models import DEFAULT_SITE_TIMEZONE, Channel, Organization
 
 TODAY = date(2026, 3, 20)
 ORGS = [
@@ -141,13 +141,13 @@ def test_select_channels():
         select_channels(select_sites(ORGS, CHANNELS, ["100"]), CHANNELS, [21])
 
 
-def test_site_zone_falls_back_to_utc_with_a_warning():
+def test_site_zone_falls_back_to_the_contract_default_or_utc_with_a_warning():
     assert site_zone(ORGS[0]) == ("America/New_York", None)
     zone, warning = site_zone(Organization("9", "x", timezone="Mars/Olympus"))
     assert zone == "UTC"
     assert "Mars/Olympus" in warning
     zone, warning = site_zone(Organization("9", "x"))
-    assert zone == "UTC"
+    assert zone == DEFAULT_SITE_TIMEZONE == "America/New_York", "the contract default, as the views use"
     assert "no time zone" in warning
 
 

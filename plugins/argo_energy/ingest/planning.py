@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argo_energy.ingest.windows import floor_to_grid, local_days_range, lookback_range
-from argo_energy.models import Channel, Organization
+from argo_energy.models import DEFAULT_SITE_TIMEZONE, Channel, Organization
 
 DEFAULT_MAX_BACKFILL_DAYS = 366
 DEFAULT_BATCH_SIZE = 25
@@ -223,9 +223,13 @@ def select_channels(
 
 
 def site_zone(org: Organization) -> tuple[str, str | None]:
-    """The site's IANA zone, or ``("UTC", warning)`` when the API gave none or an unknown one."""
+    """The site's IANA zone: its own; the contract default when the API gave none (the warehouse
+    stores that default, and the views and validation use it); UTC, with a warning, when unknown."""
     if not org.timezone:
-        return "UTC", f"site {org.organization_id} has no time zone; its days are cut at UTC midnight"
+        return DEFAULT_SITE_TIMEZONE, (
+            f"site {org.organization_id} has no time zone; its days are cut in the contract default "
+            f"{DEFAULT_SITE_TIMEZONE}"
+        )
     try:
         ZoneInfo(org.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from psycopg import sql
 
 from argo_energy.ingest.windows import local_date
+from argo_energy.models import DEFAULT_SITE_TIMEZONE
 from argo_energy.validation.config import ValidationConfig
 from argo_energy.validation.days import ChannelDay, ChannelScope, plain_utc, settled_days
 from argo_energy.validation.results import FAIL, PASS, CheckResult
@@ -29,7 +30,7 @@ from argo_energy.warehouse.connection import Connection, own_transaction, sql_di
 log = logging.getLogger(__name__)
 
 # The contract's default zone (organizations.timezone DEFAULT; the views use it for NULL too).
-CONTRACT_DEFAULT_ZONE = "America/New_York"
+CONTRACT_DEFAULT_ZONE = DEFAULT_SITE_TIMEZONE
 # Voltage band under load, from the seed's validate_data.py (100-600 V).
 VOLTAGE_MIN_V = 100.0
 VOLTAGE_MAX_V = 600.0
