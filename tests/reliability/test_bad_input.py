@@ -280,7 +280,7 @@ BAD_URLS = {
 
 
 @pytest.mark.parametrize("host", list(BAD_URLS.values()), ids=list(BAD_URLS))
-def test_malformed_url_fails_at_once_with_a_clear_message(quiet_env: Any, host: str):
+def test_malformed_url_fails_at_once_with_a_clear_message(quiet_env: Any, host: str, figures: Figures):
     sim, _, mp = quiet_env
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -297,9 +297,11 @@ def test_malformed_url_fails_at_once_with_a_clear_message(quiet_env: Any, host: 
     )
     assert "eniscope_default" in str(failed.value)
     assert hook.request_count <= 1, f"{hook.request_count} attempts for a URL that cannot work"
+    assert sim.requests == [], "a malformed URL reached the API"
+    figures.record(f"broken_connection_url {host!r}", faults_injected=1, faults_survived=1, rows_compared=0)
 
 
-def test_url_of_something_else_fails_at_once(quiet_env: Any):
+def test_url_of_something_else_fails_at_once(quiet_env: Any, figures: Figures):
     sim, _, mp = quiet_env
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -313,3 +315,6 @@ def test_url_of_something_else_fails_at_once(quiet_env: Any):
     assert isinstance(failed.value, AirflowFailException), (
         f"{type(failed.value).__name__} is retried by Airflow: {failed.value}"
     )
+    assert "points at something else" in str(failed.value), failed.value
+    assert len(sim.requests) == 1, f"{len(sim.requests)} requests to a host that is not the API"
+    figures.record("broken_connection_url not the API", faults_injected=1, faults_survived=1, rows_compared=0)
