@@ -35,4 +35,5 @@ pytest_plugins = [
     "tests.fixtures.airflow",
     "tests.fixtures.simulator",
     "tests.fixtures.receivers",
+    "tests.fixtures.ingest",
 ]

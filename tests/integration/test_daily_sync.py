@@ -10,7 +10,7 @@ import pytest
 
 from argo_energy.ingest.operators import unsupported_status
 from argo_energy.ingest.windows import local_midnight, make_windows
-from tests.integration.test_daily_sync_support import (
+from tests.fixtures.ingest import (
     assert_matches_ground_truth,
     load_dag,
     no_retries,
@@ -19,7 +19,6 @@ from tests.integration.test_daily_sync_support import (
 )
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["tests.integration.test_daily_sync_support"]  # fixture make_ingest_env
 
 DAG_ID = "eniscope_daily_sync"
 NY, KOLKATA = "America/New_York", "Asia/Kolkata"

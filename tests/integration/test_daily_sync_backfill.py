@@ -35,7 +35,7 @@ import psycopg
 import pytest
 
 from argo_energy.ingest.windows import local_midnight, make_windows
-from tests.integration.test_daily_sync_support import (
+from tests.fixtures.ingest import (
     REPO,
     IngestEnv,
     assert_matches_ground_truth,

@@ -8,7 +8,7 @@ import pytest
 
 from argo_energy.ingest.operators import unsupported_status
 from argo_energy.ingest.windows import local_days_range, make_windows
-from tests.integration.test_daily_sync_support import (
+from tests.fixtures.ingest import (
     assert_matches_ground_truth,
     load_dag,
     site_of,
@@ -16,7 +16,6 @@ from tests.integration.test_daily_sync_support import (
 )
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["tests.integration.test_daily_sync_support"]  # fixture make_ingest_env
 
 DAG_ID = "eniscope_historical_backfill"
 NY, KOLKATA = "America/New_York", "Asia/Kolkata"

@@ -37,8 +37,8 @@ import pytest
 
 from eniscope_simulator import SimulatorConfig, SiteConfig, default_config
 from tests.fixtures.airflow import postgres_conn_json
+from tests.fixtures.ingest import READING_COLUMNS, load_dag, small_config
 from tests.fixtures.simulator import sim_conn_json
-from tests.integration.test_daily_sync_support import READING_COLUMNS, load_dag, small_config
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
