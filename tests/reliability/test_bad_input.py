@@ -222,15 +222,23 @@ def test_each_bad_backfill_param_fails_with_a_clear_message(
 # a broken eniscope_default
 
 
-def test_wrong_password_fails_the_run_at_once_with_a_clear_message(
-    quiet_env: Any, execution_api: ExecutionApi, figures: Figures, make_database: Any
+@pytest.mark.parametrize("fault", ["wrong_password", "url_not_the_api"])
+def test_broken_connection_fails_the_run_at_once_with_a_clear_message(
+    quiet_env: Any, execution_api: ExecutionApi, figures: Figures, make_database: Any, fault: str
 ):
+    """A real DAG run: ``sync_metadata`` fails on try 1 of 3, after one request, and says why."""
     sim, _, mp = quiet_env
     # apply_migrations runs before the first request: a warehouse of its own
-    mp.setenv("AIRFLOW_CONN_ENERGY_DB", postgres_conn_json(make_database("relpw")))
-    broken = {"password": "wrong-password-9d1e"}
-    message, requests_sent = "the email (login) or password is likely wrong", 1
-    mp.setenv("AIRFLOW_CONN_ENISCOPE_DEFAULT", sim_conn_json(sim, **broken))
+    mp.setenv("AIRFLOW_CONN_ENERGY_DB", postgres_conn_json(make_database(f"rel_{fault}")))
+    conn = json.loads(sim_conn_json(sim))
+    if fault == "wrong_password":
+        conn["password"] = "wrong-password-9d1e"
+        message = "the email (login) or password is likely wrong"
+    else:
+        conn["host"] = f"{sim.base_url}/not-the-api"
+        message = "every Eniscope Core API has this endpoint, so connection 'eniscope_default' points at something else"
+    requests_sent = 1
+    mp.setenv("AIRFLOW_CONN_ENISCOPE_DEFAULT", json.dumps(conn))
     dag_run = run_dag(DAILY, SIM_NOW - timedelta(hours=10), {"lookback_days": 1}, api=execution_api)
 
     tries = task_tries(dag_run)
@@ -244,9 +252,9 @@ def test_wrong_password_fails_the_run_at_once_with_a_clear_message(
     (log_file,) = [p for p in task_log_files(dag_run.run_id) if "task_id=sync_metadata" in str(p)]
     text = log_file.read_text()
     assert message in text, f"the task log does not say what is wrong:\n{text[-2000:]}"
-    assert broken["password"] not in text, "the wrong password is in the task log"
+    assert conn["password"] not in text, "the password is in the task log"
     assert_views_skipped(tries)
-    figures.record("broken_connection_wrong_password", faults_injected=1, faults_survived=1, rows_compared=0)
+    figures.record(f"broken_connection_{fault}", faults_injected=1, faults_survived=1, rows_compared=0)
 
 
 @pytest.mark.parametrize(
