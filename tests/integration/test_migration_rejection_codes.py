@@ -60,7 +60,7 @@ def test_old_rejections_are_keyed_on_codes_and_repeats_merged(warehouse_dsn: str
         conn.commit()
         for path in later:
             (held / path.name).rename(path)
-        assert [label[:4] for label in apply_migrations(conn, directory)] == ["V006"]
+        assert [label[:4] for label in apply_migrations(conn, directory)] == [p.name[:4] for p in sorted(later)]
         rows = conn.execute(
             'SELECT "timestamp", reason, detail, created_at, last_seen_at, power_kw, source '
             'FROM readings_rejected ORDER BY "timestamp", source DESC, reason'

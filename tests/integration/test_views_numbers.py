@@ -48,6 +48,7 @@ SITES = {
     "ny": ("Wilson Center", "America/New_York"),
     "in": ("Pune Plant", "Asia/Kolkata"),
     "nz": ("No Zone Site", None),  # organizations.timezone NULL: the views use America/New_York
+    "cu": ("Havana Office", "America/Havana"),  # DST changes at midnight (fall back repeats 00:00-00:59)
 }
 METERS = {
     601: Meter(601, "Main incomer", "ny", "America/New_York"),
@@ -55,6 +56,7 @@ METERS = {
     603: Meter(603, "Gappy meter", "ny", "America/New_York"),
     701: Meter(701, "Line 1", "in", "Asia/Kolkata"),
     801: Meter(801, "Boiler", "nz", "America/New_York"),
+    901: Meter(901, "Havana main", "cu", "America/Havana"),
 }
 
 
@@ -113,6 +115,15 @@ def _dataset() -> dict[int, list[Reading]]:
     # 801: a site without a zone, around New York midnight.
     stamps = _grid(datetime(2024, 6, 5, 2, 0, tzinfo=UTC), datetime(2024, 6, 5, 6, 0, tzinfo=UTC))
     data[801] = [Reading(ts, **_values(i)) for i, ts in enumerate(stamps)]
+    # 901: Havana's midnight DST changes: 10 March 2024 has no 00:00-00:59 (day of 92 quarter-hours),
+    # 3 November 2024 has it twice (100), and November 2026 starts on such a day (1 November).
+    hav = "America/Havana"
+    stamps = (
+        _grid(_local_midnight(date(2024, 3, 9), hav), _local_midnight(date(2024, 3, 11), hav))
+        + _grid(_local_midnight(date(2024, 11, 2), hav), _local_midnight(date(2024, 11, 5), hav))
+        + _grid(_local_midnight(date(2026, 10, 31), hav), _local_midnight(date(2026, 11, 2), hav))
+    )
+    data[901] = [Reading(ts, **_values(i)) for i, ts in enumerate(stamps)]
     return data
 
 
@@ -211,6 +222,15 @@ def test_daily_follows_the_site_calendar(query: Any) -> None:
     assert rows[(701, date(2024, 6, 2))]["day_start"] == datetime(2024, 6, 1, 18, 30, tzinfo=UTC)
     assert rows[(701, date(2024, 6, 2))]["reading_count"] == 96
     assert (801, date(2024, 6, 4)) in rows, "a site without a zone uses New York days (02:00Z is 22:00 EDT)"
+    # Havana: local midnight of 3 Nov 2024 happens twice (04:00Z in CDT, 05:00Z in CST); the day
+    # starts at the first one. 10 March 2024 starts at 01:00 CDT (05:00Z): there is no 00:00.
+    havana_fall, havana_spring = rows[(901, date(2024, 11, 3))], rows[(901, date(2024, 3, 10))]
+    assert (havana_fall["day_start"], havana_fall["reading_count"], havana_fall["expected_readings"]) == (
+        datetime(2024, 11, 3, 4, tzinfo=UTC), 100, 100
+    )
+    assert (havana_spring["day_start"], havana_spring["reading_count"], havana_spring["expected_readings"]) == (
+        datetime(2024, 3, 10, 5, tzinfo=UTC), 92, 92
+    )
 
 
 def test_monthly_follows_the_site_calendar(query: Any) -> None:
@@ -232,6 +252,9 @@ def test_monthly_follows_the_site_calendar(query: Any) -> None:
     # 2024-03-01 03:00-04:45 UTC is still 29 February in New York.
     assert rows[(601, date(2024, 2, 1))]["reading_count"] == 8
     assert rows[(601, date(2024, 3, 1))]["expected_readings"] == 31 * 96 - 4
+    # Havana's November 2026 starts on its fall-back day: at 04:00Z, the first of two midnights.
+    assert rows[(901, date(2026, 11, 1))]["month_start"] == datetime(2026, 11, 1, 4, tzinfo=UTC)
+    assert rows[(901, date(2026, 10, 1))]["month_end"] == datetime(2026, 11, 1, 4, tzinfo=UTC)
 
 
 def test_hourly_is_per_utc_hour(query: Any) -> None:

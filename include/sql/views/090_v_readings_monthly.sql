@@ -7,7 +7,8 @@
 -- its 15-minute intervals (a March in New York has 31*96 - 4, a November 30*96 + 4).
 -- reading_count counts clean readings only (NULL and zero intervals excluded, §4).
 -- Built on v_readings_enriched (050): its clean readings, site_timezone and local_timestamp, so the
--- local month is simply the site wall-clock time truncated.
+-- local month is simply the site wall-clock time truncated. The bounds come from argo_local_to_utc
+-- (V007): exact even where a DST change repeats the hour after midnight.
 SELECT argo_build_view(
     'view',
     'v_readings_monthly',
@@ -22,11 +23,11 @@ SELECT a.meter_id,
        a.peak_power_kw,
        a.reading_count,
        a.site_timezone,
-       a.reading_month::timestamp AT TIME ZONE a.site_timezone                          AS month_start,
-       (a.reading_month + interval '1 month')::timestamp AT TIME ZONE a.site_timezone   AS month_end,
-       (extract(epoch FROM ((a.reading_month + interval '1 month')::timestamp AT TIME ZONE a.site_timezone)
-                         - (a.reading_month::timestamp AT TIME ZONE a.site_timezone)) / 900)::integer
-                                                                                       AS expected_readings
+       argo_local_to_utc(a.reading_month::timestamp, a.site_timezone)                     AS month_start,
+       argo_local_to_utc(a.reading_month + interval '1 month', a.site_timezone)            AS month_end,
+       (extract(epoch FROM argo_local_to_utc(a.reading_month + interval '1 month', a.site_timezone)
+                         - argo_local_to_utc(a.reading_month::timestamp, a.site_timezone)) / 900)::integer
+                                                                                         AS expected_readings
   FROM (
         SELECT e.meter_id,
                e.meter_name,
