@@ -351,3 +351,30 @@ def test_sync_status_rows_are_appended(conn: psycopg.Connection[Any]) -> None:
     ]
     with pytest.raises(ValueError, match="sync_status must be one of"):
         record_sync_status(conn, [SyncStatus(ORG, None, now, None, None, "ok")])
+
+
+def test_a_window_written_in_parts_counts_each_reading_once(conn: psycopg.Connection[Any]) -> None:
+    """An empty window takes the COPY path, a partly written one the upsert; same rows and counts."""
+    day = quarter_hours(START, 96)
+    yesterday = quarter_hours(START - timedelta(days=1), 96)
+    first = write(conn, yesterday, start=START - timedelta(days=1), end=START)  # the day before: no effect
+    assert (first.inserted, first.updated, first.unchanged) == (96, 0, 0)
+    morning = write(conn, day[:40], fetched=40)  # empty window: COPY
+    assert (morning.inserted, morning.updated, morning.unchanged) == (40, 0, 0)
+    revised = [*day[:10], Reading(day[10].ts, energy_kwh=9.75, power_kw=39.0), *day[11:]]
+    full = write(conn, revised, fetched=96)  # partly written: upsert
+    assert (full.inserted, full.updated, full.unchanged) == (56, 1, 39)
+    rows = stored(conn)
+    assert len(rows) == 192
+    assert (rows[day[10].ts]["energy_kwh"], rows[day[10].ts]["power_kw"]) == (9.75, 39.0)
+    assert [(log["readings_inserted"], log["readings_updated"], log["readings_unchanged"]) for log in logs(conn)] == [
+        (96, 0, 0), (40, 0, 0), (56, 1, 39)
+    ]
+    assert all(row["updated_at"] is None for ts, row in rows.items() if ts != day[10].ts)
+
+
+def test_an_empty_window_is_logged_without_readings(conn: psycopg.Connection[Any]) -> None:
+    result = write(conn, [], fetched=0)
+    assert (result.inserted, result.updated, result.unchanged) == (0, 0, 0)
+    assert stored(conn) == {}
+    assert [(log["readings_fetched"], log["status"]) for log in logs(conn)] == [(0, "success")]

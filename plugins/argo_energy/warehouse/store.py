@@ -3,11 +3,17 @@
 Each function runs in its own transaction and commits it (the connection must be idle). Values are
 always bound parameters. Datetimes must be timezone-aware; they are stored as ``timestamptz``.
 
-Writing one window (``write_window``) is one transaction: a per-channel advisory lock, COPY into a
-session temp table, one ``INSERT ... ON CONFLICT (channel_id, timestamp) DO UPDATE ... WHERE
-(values) IS DISTINCT FROM (new values)`` (late corrections win, unchanged rows are not rewritten),
-the rejected readings with their reasons, and one ``ingestion_logs`` row. Either all of it is
-committed or none of it.
+Writing one window (``write_window``) is one transaction: a per-channel advisory lock, the
+readings, the rejected readings with their reasons, and one ``ingestion_logs`` row. Either all of
+it is committed or none of it. The readings go one of two ways, decided under the lock:
+
+* the window has no reading yet (every window of a first backfill, every new day of the daily
+  sync): binary COPY straight into ``readings``, since every row is an insert;
+* otherwise: COPY into a session temp table, then one ``INSERT ... ON CONFLICT (channel_id,
+  timestamp) DO UPDATE ... WHERE (values) IS DISTINCT FROM (new values)`` (late corrections win,
+  unchanged rows are not rewritten).
+
+Both give the same rows and counts; the first costs about half as much per window (benchmark 1).
 """
 
 from __future__ import annotations
@@ -53,6 +59,13 @@ _CREATE_STAGE = (
 )
 _COPY_STAGE = f'COPY {_STAGE_TABLE} ("timestamp", {_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)'
 _COPY_TYPES = ["timestamptz"] + ["float4"] * len(READING_FIELDS)
+# The fast path of a window without readings. Its own statement after the advisory lock, so that its
+# snapshot sees what a writer we waited for committed; the lock keeps the window empty until we commit.
+_WINDOW_HAS_READINGS = (
+    'SELECT EXISTS (SELECT 1 FROM readings WHERE channel_id = %s AND "timestamp" >= %s AND "timestamp" < %s)'
+)
+_COPY_READINGS = f'COPY readings (channel_id, "timestamp", {_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)'
+_COPY_READINGS_TYPES = ["int4", *_COPY_TYPES]
 
 # Rows go in timestamp order so that two writers of overlapping windows lock rows in the same order;
 # the per-channel advisory lock already serialises them, this keeps it deadlock-free without it.
@@ -283,15 +296,15 @@ def write_window(
 
     with own_transaction(conn) as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CHANNEL_WRITE, channel_id))
-        cur.execute("SET LOCAL client_min_messages = warning")  # "already exists, skipping"
-        cur.execute(_CREATE_STAGE)
-        with cur.copy(_COPY_STAGE) as copy:
-            copy.set_types(_COPY_TYPES)
-            for reading in rows:
-                copy.write_row((reading.ts, *reading.values()))
-        cur.execute(_UPSERT_READINGS, {"channel_id": channel_id})
-        counts = cur.fetchone()
-        inserted, updated = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+        if rows:
+            cur.execute(_WINDOW_HAS_READINGS, (channel_id, start, end))
+            found = cur.fetchone()
+            if found is not None and not found[0]:
+                inserted, updated = _copy_new_window(cur, channel_id, rows), 0
+            else:
+                inserted, updated = _upsert_window(cur, channel_id, rows)
+        else:
+            inserted = updated = 0
         if rejected:
             cur.executemany(
                 _UPSERT_REJECTED,
@@ -335,6 +348,28 @@ def write_window(
         result.rejected,
     )
     return result
+
+
+def _copy_new_window(cur: Any, channel_id: int, rows: Sequence[Reading]) -> int:
+    """COPY the readings of a window that has none yet (the caller holds the channel's lock)."""
+    with cur.copy(_COPY_READINGS) as copy:
+        copy.set_types(_COPY_READINGS_TYPES)
+        for reading in rows:
+            copy.write_row((channel_id, reading.ts, *reading.values()))
+    return len(rows)
+
+
+def _upsert_window(cur: Any, channel_id: int, rows: Sequence[Reading]) -> tuple[int, int]:
+    """Stage the readings and upsert them; (inserted, updated)."""
+    cur.execute("SET LOCAL client_min_messages = warning")  # "already exists, skipping"
+    cur.execute(_CREATE_STAGE)
+    with cur.copy(_COPY_STAGE) as copy:
+        copy.set_types(_COPY_TYPES)
+        for reading in rows:
+            copy.write_row((reading.ts, *reading.values()))
+    cur.execute(_UPSERT_READINGS, {"channel_id": channel_id})
+    counts = cur.fetchone()
+    return (int(counts[0]), int(counts[1])) if counts else (0, 0)
 
 
 def log_window_failure(
