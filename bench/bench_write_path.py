@@ -168,15 +168,15 @@ def copy_bulk(conn: psycopg.Connection[Any], wins: Sequence[Win]) -> dict[str, i
 
 
 def staged(conn: psycopg.Connection[Any], wins: Sequence[Win]) -> dict[str, int]:
-    """``upsert`` with the empty-window probe answering "has readings": the temp-table path only."""
+    """``upsert`` with the empty-window probe never answering "empty": the temp-table path only."""
     from argo_energy.warehouse import store
 
-    probe = store._WINDOW_HAS_READINGS
-    store._WINDOW_HAS_READINGS = "SELECT true WHERE %s::int IS NOT NULL AND %s::timestamptz < %s::timestamptz"
+    probe = store._LOG_NEW_WINDOW
+    store._LOG_NEW_WINDOW = "SELECT %(channel_id)s::int WHERE false"  # never "empty": always staged
     try:
         return upsert(conn, wins)
     finally:
-        store._WINDOW_HAS_READINGS = probe
+        store._LOG_NEW_WINDOW = probe
 
 
 def commit_floor(conn: psycopg.Connection[Any], wins: Sequence[Win]) -> dict[str, int]:

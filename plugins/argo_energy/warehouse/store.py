@@ -8,7 +8,9 @@ readings, the rejected readings with their reasons, and one ``ingestion_logs`` r
 it is committed or none of it. The readings go one of two ways, decided under the lock:
 
 * the window has no reading yet (every window of a first backfill, every new day of the daily
-  sync): binary COPY straight into ``readings``, since every row is an insert;
+  sync): binary COPY straight into ``readings``, since every row is an insert. The lock and the
+  statement that both probes the window and writes its ``ingestion_logs`` row go to the server in
+  one round trip (psycopg pipeline mode);
 * otherwise: COPY into a session temp table, then one ``INSERT ... ON CONFLICT (channel_id,
   timestamp) DO UPDATE ... WHERE (values) IS DISTINCT FROM (new values)`` (late corrections win,
   unchanged rows are not rewritten).
@@ -59,11 +61,20 @@ _CREATE_STAGE = (
 )
 _COPY_STAGE = f'COPY {_STAGE_TABLE} ("timestamp", {_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)'
 _COPY_TYPES = ["timestamptz"] + ["float4"] * len(READING_FIELDS)
-# The fast path of a window without readings. Its own statement after the advisory lock, so that its
-# snapshot sees what a writer we waited for committed; the lock keeps the window empty until we commit.
-_WINDOW_HAS_READINGS = (
-    'SELECT EXISTS (SELECT 1 FROM readings WHERE channel_id = %s AND "timestamp" >= %s AND "timestamp" < %s)'
-)
+# The fast path of a window without readings: its ingestion_logs row is written (and its id returned)
+# only when the window has no reading, in one statement that is also the probe. A statement of its own
+# after the advisory lock, so that its snapshot sees what a writer we waited for committed; the lock
+# keeps the window empty until we commit. Both statements go in one round trip (pipeline mode).
+_LOG_NEW_WINDOW = """
+INSERT INTO ingestion_logs
+    (organization_id, channel_id, start_time, end_time, readings_fetched, readings_inserted,
+     readings_rejected, readings_updated, readings_unchanged, status, error_message, run_id)
+SELECT %(organization_id)s, %(channel_id)s, %(start)s, %(end)s, %(fetched)s, %(inserted)s,
+       %(rejected)s, 0, 0, 'success', NULL, %(run_id)s
+ WHERE NOT EXISTS (SELECT 1 FROM readings
+                    WHERE channel_id = %(channel_id)s AND "timestamp" >= %(start)s AND "timestamp" < %(end)s)
+RETURNING id
+"""
 _COPY_READINGS = f'COPY readings (channel_id, "timestamp", {_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)'
 _COPY_READINGS_TYPES = ["int4", *_COPY_TYPES]
 
@@ -295,16 +306,25 @@ def write_window(
         _require_text(rej.reason, f"channel {channel_id}: rejected reading reason")
 
     with own_transaction(conn) as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CHANNEL_WRITE, channel_id))
+        new_window_log = None
+        with conn.pipeline():
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CHANNEL_WRITE, channel_id))
+            if rows:
+                cur.execute(
+                    _LOG_NEW_WINDOW,
+                    {
+                        "organization_id": organization_id, "channel_id": channel_id, "start": start,
+                        "end": end, "fetched": fetched, "inserted": len(rows), "rejected": len(rejected),
+                        "run_id": run_id,
+                    },
+                )
         if rows:
-            cur.execute(_WINDOW_HAS_READINGS, (channel_id, start, end))
-            found = cur.fetchone()
-            if found is not None and not found[0]:
-                inserted, updated = _copy_new_window(cur, channel_id, rows), 0
-            else:
-                inserted, updated = _upsert_window(cur, channel_id, rows)
+            new_window_log = cur.fetchone()
+        if new_window_log is not None:  # the window had no reading: COPY, the log row is written
+            inserted, updated = _copy_new_window(cur, channel_id, rows), 0
+            log_id = int(new_window_log[0])
         else:
-            inserted = updated = 0
+            inserted, updated = _upsert_window(cur, channel_id, rows) if rows else (0, 0)
         if rejected:
             cur.executemany(
                 _UPSERT_REJECTED,
@@ -314,25 +334,26 @@ def write_window(
                 ],
             )
         unchanged = len(rows) - inserted - updated
-        cur.execute(
-            _INSERT_LOG,
-            (
-                organization_id,
-                channel_id,
-                start,
-                end,
-                fetched,
-                inserted,
-                len(rejected),
-                updated,
-                unchanged,
-                "success",
-                None,
-                run_id,
-            ),
-        )
-        log_row = cur.fetchone()
-        log_id = int(log_row[0]) if log_row else 0
+        if new_window_log is None:
+            cur.execute(
+                _INSERT_LOG,
+                (
+                    organization_id,
+                    channel_id,
+                    start,
+                    end,
+                    fetched,
+                    inserted,
+                    len(rejected),
+                    updated,
+                    unchanged,
+                    "success",
+                    None,
+                    run_id,
+                ),
+            )
+            log_row = cur.fetchone()
+            log_id = int(log_row[0]) if log_row else 0
     result = WindowWrite(
         inserted=inserted, updated=updated, unchanged=unchanged, rejected=len(rejected), log_id=log_id
     )
