@@ -6,42 +6,54 @@
 -- month_start / month_end are the UTC instants bounding the local month; expected_readings counts
 -- its 15-minute intervals (a March in New York has 31*96 - 4, a November 30*96 + 4).
 -- reading_count counts clean readings only (NULL and zero intervals excluded, §4).
--- Built on v_readings_enriched (050): its clean readings, site_timezone and local_timestamp, so the
--- local month is simply the site wall-clock time truncated. The bounds come from argo_local_to_utc
--- (V007): exact even where a DST change repeats the hour after midnight.
+-- Built like v_readings_daily (080): each meter's site-local months between its first and last
+-- reading come first (two index probes), with their UTC bounds from argo_local_to_utc (V007, exact
+-- even where a DST change repeats the hour after midnight); a filter on meter_id and/or
+-- reading_month applies to those rows, and only then does a LATERAL aggregate read the month's
+-- clean readings with an index range scan of idx_readings_unique (channel_id, "timestamp").
+-- Meters without a clean reading in a month have no row for it.
 SELECT argo_build_view(
     'view',
     'v_readings_monthly',
     $view$
-SELECT a.meter_id,
-       a.meter_name,
-       a.site_id,
-       a.site_name,
-       a.reading_month,
+SELECT m.meter_id,
+       m.meter_name,
+       m.site_id,
+       m.site_name,
+       p.reading_month,
        a.total_energy_kwh,
        a.avg_power_kw,
        a.peak_power_kw,
        a.reading_count,
-       a.site_timezone,
-       argo_local_to_utc(a.reading_month::timestamp, a.site_timezone)                     AS month_start,
-       argo_local_to_utc(a.reading_month + interval '1 month', a.site_timezone)            AS month_end,
-       (extract(epoch FROM argo_local_to_utc(a.reading_month + interval '1 month', a.site_timezone)
-                         - argo_local_to_utc(a.reading_month::timestamp, a.site_timezone)) / 900)::integer
-                                                                                         AS expected_readings
-  FROM (
-        SELECT e.meter_id,
-               e.meter_name,
-               e.site_id,
-               e.site_name,
-               date_trunc('month', e.local_timestamp)::date AS reading_month,
-               sum(e.energy_kwh::double precision) AS total_energy_kwh,
-               avg(e.power_kw)                     AS avg_power_kw,
-               max(e.power_kw)                     AS peak_power_kw,
-               count(*)                            AS reading_count,
-               e.site_timezone
-          FROM v_readings_enriched e
-         GROUP BY e.meter_id, e.meter_name, e.site_id, e.site_name, e.site_timezone, date_trunc('month', e.local_timestamp)::date
+       m.site_timezone,
+       p.month_start,
+       p.month_end,
+       (extract(epoch FROM p.month_end - p.month_start) / 900)::integer AS expected_readings
+  FROM v_meters m
+ CROSS JOIN LATERAL (
+        SELECT min(r."timestamp") AS first_ts, max(r."timestamp") AS last_ts
+          FROM readings r
+         WHERE r.channel_id = m.meter_id
+       ) b
+ CROSS JOIN LATERAL (
+        SELECT g.month::date                                                   AS reading_month,
+               argo_local_to_utc(g.month, m.site_timezone)                     AS month_start,
+               argo_local_to_utc(g.month + interval '1 month', m.site_timezone) AS month_end
+          FROM generate_series(date_trunc('month', b.first_ts AT TIME ZONE m.site_timezone),
+                               date_trunc('month', b.last_ts AT TIME ZONE m.site_timezone),
+                               interval '1 month') AS g (month)
+       ) p
+ CROSS JOIN LATERAL (
+        SELECT sum(c.energy_kwh::double precision) AS total_energy_kwh,
+               avg(c.power_kw)                     AS avg_power_kw,
+               max(c.power_kw)                     AS peak_power_kw,
+               count(*)                            AS reading_count
+          FROM v_clean_readings c
+         WHERE c.channel_id = m.meter_id
+           AND c."timestamp" >= p.month_start
+           AND c."timestamp" < p.month_end
        ) a
+ WHERE a.reading_count > 0
 $view$,
     ARRAY[]::text[],
     'Layer 3: clean readings per meter and site-local calendar month (organizations.timezone).'
