@@ -1,8 +1,9 @@
 """
 ### Eniscope weekly energy report
 
-Every Monday at 08:00 UTC: one report per site for the previous **site-local** Monday-to-Sunday
-week, written as a self-contained HTML file (charts embedded) and a CSV of the daily figures, then
+Every Tuesday at 08:00 UTC: one report per site for the previous **site-local** Monday-to-Sunday
+week (complete everywhere: the daily sync of Tuesday 02:00 UTC has loaded the end of every
+site's Sunday, New York's and Honolulu's included), written as a self-contained HTML file (charts embedded) and a CSV of the daily figures, then
 emailed and posted to Slack.
 
 **Week.** The data interval decides it: the last week that had ended in the site's zone at
@@ -41,8 +42,8 @@ with DAG(
     dag_id="eniscope_weekly_report",
     doc_md=__doc__,
     description="Weekly per-site energy report (HTML + CSV), read-only, by email and Slack",
-    schedule=CronDataIntervalTimetable("0 8 * * 1", timezone="UTC"),
-    start_date=pendulum.datetime(2025, 1, 6, tz="UTC"),
+    schedule=CronDataIntervalTimetable("0 8 * * 2", timezone="UTC"),
+    start_date=pendulum.datetime(2025, 1, 7, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

@@ -42,9 +42,9 @@ REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "eniscope_weekly_report"
 ROLE_SCRIPT = REPO / "include" / "sql" / "roles" / "readonly_role.sql"
 # dag.test(logical_date=X) runs as a manual run at X: CronDataIntervalTimetable gives it the last
-# complete interval, [Mon 26 Oct, Mon 2 Nov 2026 08:00 UTC); its end decides the week:
+# complete interval, [Tue 27 Oct, Tue 3 Nov 2026 08:00 UTC); its end decides the week:
 # Mon 26 Oct - Sun 1 Nov 2026 (New York falls back on that Sunday).
-RUN_AFTER = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+RUN_AFTER = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 WEEK_LABEL = "2026-W44"
 RO_PASSWORD = "report-ro-test"  # throwaway role of a throwaway database
 
@@ -252,7 +252,7 @@ def test_dag_file_is_wiring_only(airflow_db: str) -> None:
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag(DAG_ID)
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
-    assert dag.timetable.expression == "0 8 * * 1"
+    assert dag.timetable.expression == "0 8 * * 2"
     assert str(dag.timetable.timezone) == "UTC"
     assert set(dag.tags) == {"eniscope", "report"}
     assert dag.default_args["owner"] == "data-platform"

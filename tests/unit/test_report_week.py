@@ -25,10 +25,21 @@ MONDAY_RUN = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)  # Monday 9 March 2026, 08:0
     ],
 )
 def test_week_for_interval_end_is_the_last_ended_local_week(zone: str, monday: date) -> None:
+    """At any time (here a Monday 08:00 UTC) only weeks that had ended: west of it, the week before."""
     week = week_for_interval_end(MONDAY_RUN, zone)
     assert week.monday == monday
     assert week.end <= MONDAY_RUN, "never a week that is still running"
     assert week.start == datetime.combine(monday, datetime.min.time(), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Pacific/Honolulu", "Pacific/Pago_Pago", "Pacific/Kiritimati"])
+def test_the_scheduled_tuesday_run_reports_the_same_week_everywhere(zone: str) -> None:
+    """Tuesday 08:00 UTC: every zone's Sunday has ended and the 02:00 UTC daily sync has loaded it."""
+    tuesday_run = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+    daily_sync_loaded_until = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+    week = week_for_interval_end(tuesday_run, zone)
+    assert week.monday == date(2026, 3, 2)
+    assert week.end <= daily_sync_loaded_until, f"{zone}: the week ends after the data the sync loaded"
 
 
 def test_backfill_intervals_give_consecutive_weeks() -> None:

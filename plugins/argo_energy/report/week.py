@@ -2,10 +2,10 @@
 
 A report week is a site-local Monday 00:00 to the next Monday 00:00 (168 hours, or 167/169 when
 a DST change falls inside it). The run's data interval decides it: the last week that had ended,
-in the site's zone, at ``data_interval_end``. For a Monday 08:00 UTC run that is the week that
-ended a few hours earlier everywhere from UTC-8 eastwards; for a site further west (e.g.
-Pacific/Honolulu, where Monday 08:00 UTC is still Sunday) it is the week before, never a week
-that is still running.
+in the site's zone, at ``data_interval_end``. For the scheduled Tuesday 08:00 UTC run that is
+the week that ended on the Sunday before in every zone (UTC-12 to UTC+14), and the daily sync of
+Tuesday 02:00 UTC has loaded all of it. A run at another time never reports a week that is still
+running: west of its time it takes the week before.
 """
 
 from __future__ import annotations
