@@ -402,8 +402,9 @@ def waiting_writers(dsn: str, blocker_pid: int) -> list[tuple[int, int | None, s
 class RowBlocker:
     """An open transaction holding an uncommitted reading of (channel, ts).
 
-    The warehouse upserts a window's rows in timestamp order; when it reaches ``ts`` it waits for
-    this transaction: it has then written every earlier row of the window, uncommitted.
+    The warehouse writes a window's rows in timestamp order (COPY or staged upsert); when it reaches
+    ``ts`` it waits for this transaction: it has then written every earlier row of the window,
+    uncommitted.
     """
 
     dsn: str
