@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from argo_energy.ingest.operators import unsupported_status
+from argo_energy.ingest.operators import UNSUPPORTED
 from argo_energy.ingest.windows import local_midnight, make_windows
 from tests.fixtures.ingest import (
     assert_matches_ground_truth,
@@ -111,7 +111,7 @@ def test_daily_sync_matches_ground_truth_and_a_rerun_is_idempotent(make_ingest_e
         assert (sync, count, newest, error) == ("success", len(truth), truth[-1].ts, None)
     ny_org = site_of(env, NY)
     sync, _, _, error = status[(ny_org, sensor)]
-    assert sync == unsupported_status()
+    assert sync == UNSUPPORTED
     assert error.startswith("unsupported channel:"), error
     for org in env.sim.site_organization_ids():
         sync, count, _, _ = status[(org, None)]

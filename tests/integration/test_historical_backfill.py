@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from argo_energy.ingest.operators import unsupported_status
+from argo_energy.ingest.operators import UNSUPPORTED
 from argo_energy.ingest.windows import local_days_range, make_windows
 from tests.fixtures.ingest import (
     assert_matches_ground_truth,
@@ -62,7 +62,7 @@ def test_backfill_matches_ground_truth_and_a_retrigger_resumes(make_ingest_env):
     (sensor_status,) = env.sql(
         "SELECT sync_status, error_message FROM data_sync_status WHERE channel_id = %s", (sensor,)
     )
-    assert sensor_status[0] == unsupported_status()
+    assert sensor_status[0] == UNSUPPORTED
     assert sensor_status[1].startswith("unsupported channel:")
 
     # Re-trigger without force: every window is done, so no readings are asked for at all

@@ -376,11 +376,6 @@ def invariants(dsn: str) -> dict[str, int]:
     }
 
 
-def reason_codes(reason: str) -> frozenset[str]:
-    """Codes of a stored rejection reason (``"<code>: <detail>; <code>: <detail>"``)."""
-    return frozenset(part.split(":", 1)[0].strip() for part in reason.split("; "))
-
-
 # --------------------------------------------------------------------------------------------
 # Database-side probes and faults
 

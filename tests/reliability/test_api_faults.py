@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from argo_energy.ingest.validation import reason_codes
 from tests.reliability.faults import MALFORMED, RATE_LIMITED, SERVER_ERROR, SLOW, TRUNCATED
 from tests.reliability.helpers import (
     Figures,
@@ -20,7 +21,6 @@ from tests.reliability.helpers import (
     daily_range,
     expected_readings,
     invariants,
-    reason_codes,
     sql,
     windows_of,
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from argo_energy.ingest.validation import reason_codes
 from tests.fixtures.airflow import postgres_conn_json
 from tests.fixtures.simulator import SIM_NOW, sim_conn_json
 from tests.reliability.faults import ADDITIONS, ALTERATIONS
@@ -22,7 +23,6 @@ from tests.reliability.helpers import (
     epoch,
     expected_readings,
     pipeline_env,
-    reason_codes,
     run_dag,
     sim_config,
     small_sites,

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from argo_energy.ingest.operators import (
+    UNSUPPORTED,
     UNSUPPORTED_PREFIX,
     ChannelOutcome,
     Progress,
@@ -14,7 +15,6 @@ from argo_energy.ingest.operators import (
     run_key,
     site_status,
     summarize,
-    unsupported_status,
 )
 
 
@@ -40,7 +40,7 @@ def test_channel_status(result, expected):
 
 def test_unsupported_and_unreported_channels_are_failed_with_a_reason():
     status, error = channel_status(outcome(windows=3, unsupported=True, error="500 Invalid Parameter"))
-    assert status == unsupported_status()
+    assert status == UNSUPPORTED
     assert status == "unsupported", "the validation DAG looks for sync_status = 'unsupported'"
     assert error == f"{UNSUPPORTED_PREFIX} 500 Invalid Parameter"
     status, error = channel_status(None)

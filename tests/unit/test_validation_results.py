@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from argo_energy.models import DEFAULT_SITE_TIMEZONE
 from argo_energy.validation.checks import (
     CHECK_NAMES,
-    CONTRACT_DEFAULT_ZONE,
     build_scope,
     evaluate_completeness,
     evaluate_energy_power,
@@ -137,7 +137,7 @@ def test_scope_resolution_and_exclusions():
     ]
     scope = build_scope(rows, ignored=[6])
     assert [c.channel_id for c in scope.channels] == [1, 2, 3]
-    assert scope.zones[2] == CONTRACT_DEFAULT_ZONE
+    assert scope.zones[2] == DEFAULT_SITE_TIMEZONE
     assert scope.channels[2].timezone == "UTC"
     assert scope.channels[2].zone_warning
     assert (scope.ignored, scope.unsupported, scope.never_seen) == ((6,), (4,), (5,))

@@ -63,7 +63,7 @@ SITES_VARIABLE = "eniscope_sites"
 MAX_DAYS_VARIABLE = "eniscope_backfill_max_days"
 # Marks a per-channel data_sync_status row of an unsupported channel (later runs look for it).
 UNSUPPORTED_PREFIX = "unsupported channel:"
-UNSUPPORTED = "unsupported"
+UNSUPPORTED = "unsupported"  # its sync_status (what the validation DAG reads)
 UNSUPPORTED_RECHECK = timedelta(days=7)
 # Skip modes of the readings task: windows with a success row written by this run (automatic
 # retries redo only what failed) or by any run (a backfill re-trigger without ``force`` resumes).
@@ -79,12 +79,6 @@ def run_key(run_id: str, clear_number: int | None) -> str:
     increments ``clear_number``: the point of a clear is to redo the work, so everything is fetched again.
     """
     return run_id if not clear_number else f"{run_id}#{clear_number}"
-
-
-def unsupported_status() -> str:
-    """``sync_status`` of an unsupported channel (what the validation DAG reads); its
-    ``error_message`` also starts with ``UNSUPPORTED_PREFIX``."""
-    return UNSUPPORTED
 
 
 def _hook(conn_id: str) -> Any:
@@ -894,7 +888,7 @@ def channel_status(outcome: ChannelOutcome | None) -> tuple[str, str | None]:
     if outcome is None:
         return "failed", "no result: the readings task did not report on this channel"
     if outcome.unsupported:
-        return unsupported_status(), f"{UNSUPPORTED_PREFIX} {outcome.error}"
+        return UNSUPPORTED, f"{UNSUPPORTED_PREFIX} {outcome.error}"
     if outcome.failed == 0 and outcome.error is None:
         return "success", None
     good = outcome.ok + outcome.skipped_done

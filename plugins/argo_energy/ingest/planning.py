@@ -12,10 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from argo_energy.ingest.windows import floor_to_grid, local_days_range, lookback_range
-from argo_energy.models import DEFAULT_SITE_TIMEZONE, Channel, Organization
+from argo_energy.ingest.windows import floor_to_grid, local_days_range, lookback_range, resolve_zone
+from argo_energy.models import Channel, Organization
 
 DEFAULT_MAX_BACKFILL_DAYS = 366
 DEFAULT_BATCH_SIZE = 25
@@ -225,16 +224,12 @@ def select_channels(
 def site_zone(org: Organization) -> tuple[str, str | None]:
     """The site's IANA zone: its own; the contract default when the API gave none (the warehouse
     stores that default, and the views and validation use it); UTC, with a warning, when unknown."""
+    zone, problem = resolve_zone(org.timezone)
+    if problem:
+        return zone, f"site {org.organization_id}: {problem}"
     if not org.timezone:
-        return DEFAULT_SITE_TIMEZONE, (
-            f"site {org.organization_id} has no time zone; its days are cut in the contract default "
-            f"{DEFAULT_SITE_TIMEZONE}"
-        )
-    try:
-        ZoneInfo(org.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return "UTC", f"site {org.organization_id} has unknown time zone {org.timezone!r}; using UTC"
-    return org.timezone, None
+        return zone, f"site {org.organization_id} has no time zone; its days are cut in the contract default {zone}"
+    return zone, None
 
 
 def capped_end(end: datetime, now: datetime) -> datetime:

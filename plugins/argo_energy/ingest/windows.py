@@ -8,15 +8,38 @@ the range exactly. Pure functions, no I/O.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from argo_energy.models import Window
+from argo_energy.models import DEFAULT_SITE_TIMEZONE, Window
 
 GRID = timedelta(minutes=15)
 
 
 def _zone(tz: str | ZoneInfo) -> ZoneInfo:
     return tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+
+
+@cache
+def _zone_exists(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def resolve_zone(timezone: str | None) -> tuple[str, str | None]:
+    """The zone a site's day is cut in, and the problem if it is not the site's own.
+
+    The site's own zone; ``DEFAULT_SITE_TIMEZONE`` (the contract default) when it has none, as the
+    warehouse and the views do; UTC when the name is not an IANA zone.
+    """
+    if not timezone:
+        return DEFAULT_SITE_TIMEZONE, None
+    if not _zone_exists(timezone):
+        return "UTC", f"unknown time zone {timezone!r}; its days are cut at UTC midnight"
+    return timezone, None
 
 
 def _require_aware(name: str, value: datetime) -> None:

@@ -13,14 +13,11 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from psycopg import sql
 
-from argo_energy.ingest.windows import local_date
-from argo_energy.models import DEFAULT_SITE_TIMEZONE
+from argo_energy.ingest.windows import local_date, resolve_zone
 from argo_energy.validation.config import ValidationConfig
 from argo_energy.validation.days import ChannelDay, ChannelScope, plain_utc, settled_days
 from argo_energy.validation.results import FAIL, PASS, CheckResult
@@ -29,8 +26,6 @@ from argo_energy.warehouse.connection import Connection, own_transaction, sql_di
 
 log = logging.getLogger(__name__)
 
-# The contract's default zone (organizations.timezone DEFAULT; the views use it for NULL too).
-CONTRACT_DEFAULT_ZONE = DEFAULT_SITE_TIMEZONE
 # Voltage band under load, from the seed's validate_data.py (100-600 V).
 VOLTAGE_MIN_V = 100.0
 VOLTAGE_MAX_V = 600.0
@@ -65,24 +60,6 @@ def data_window(as_of: datetime, days: int) -> tuple[datetime, datetime]:
 
 # ------------------------------------------------------------------------------------------------
 # Channels in scope
-
-
-@cache
-def _zone_exists(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
-def resolve_zone(timezone: str | None) -> tuple[str, str | None]:
-    """The zone a site's day is cut in: its own, the contract default when NULL, UTC when unknown."""
-    if not timezone:
-        return CONTRACT_DEFAULT_ZONE, None
-    if not _zone_exists(timezone):
-        return "UTC", f"unknown time zone {timezone!r}; its days are cut at UTC midnight"
-    return timezone, None
 
 
 @dataclass(frozen=True, slots=True)

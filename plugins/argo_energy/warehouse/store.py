@@ -41,8 +41,6 @@ from argo_energy.warehouse.connection import LOCK_CHANNEL_WRITE, Connection, own
 
 log = logging.getLogger(__name__)
 
-# The contract's default for organizations.timezone (§3.2); also what the views assume for NULL.
-DEFAULT_TIMEZONE = DEFAULT_SITE_TIMEZONE
 # The seed's three statuses, plus 'unsupported' for a channel the API cannot serve (sensor or
 # virtual channel answering 500 "Invalid Parameter"): the ingestion skips it for a while and the
 # validation DAG leaves it out of its per-channel checks.
@@ -61,20 +59,22 @@ _CREATE_STAGE = (
 )
 _COPY_STAGE = f'COPY {_STAGE_TABLE} ("timestamp", {_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)'
 _COPY_TYPES = ["timestamptz"] + ["float4"] * len(READING_FIELDS)
+# One ingestion_logs row; both statements below take these named parameters (see _log_params).
+_LOG_COLUMNS = """(organization_id, channel_id, start_time, end_time, readings_fetched, readings_inserted,
+     readings_rejected, readings_updated, readings_unchanged, status, error_message, run_id)"""
+_LOG_VALUES = """%(organization_id)s, %(channel_id)s, %(start)s, %(end)s, %(fetched)s, %(inserted)s,
+       %(rejected)s, %(updated)s, %(unchanged)s, %(status)s, %(error_message)s, %(run_id)s"""
 # The fast path of a window without readings: its ingestion_logs row is written (and its id returned)
 # only when the window has no reading, in one statement that is also the probe. A statement of its own
 # after the advisory lock, so that its snapshot sees what a writer we waited for committed; the lock
 # keeps the window empty until we commit. Both statements go in one round trip (pipeline mode).
-_LOG_NEW_WINDOW = """
-INSERT INTO ingestion_logs
-    (organization_id, channel_id, start_time, end_time, readings_fetched, readings_inserted,
-     readings_rejected, readings_updated, readings_unchanged, status, error_message, run_id)
-SELECT %(organization_id)s, %(channel_id)s, %(start)s, %(end)s, %(fetched)s, %(inserted)s,
-       %(rejected)s, 0, 0, 'success', NULL, %(run_id)s
+_LOG_NEW_WINDOW = f"""
+INSERT INTO ingestion_logs {_LOG_COLUMNS}
+SELECT {_LOG_VALUES}
  WHERE NOT EXISTS (SELECT 1 FROM readings
                     WHERE channel_id = %(channel_id)s AND "timestamp" >= %(start)s AND "timestamp" < %(end)s)
 RETURNING id
-"""
+"""  # noqa: S608 - only constant column lists are interpolated; values are bound
 _COPY_READINGS = f'COPY readings (channel_id, "timestamp", {_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)'
 _COPY_READINGS_TYPES = ["int4", *_COPY_TYPES]
 
@@ -108,13 +108,11 @@ ON CONFLICT (channel_id, "timestamp", reason) DO UPDATE
        last_seen_at = CURRENT_TIMESTAMP
 """  # noqa: S608 - only constant identifiers are interpolated; values are bound
 
-_INSERT_LOG = """
-INSERT INTO ingestion_logs
-    (organization_id, channel_id, start_time, end_time, readings_fetched, readings_inserted,
-     readings_rejected, readings_updated, readings_unchanged, status, error_message, run_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+_INSERT_LOG = f"""
+INSERT INTO ingestion_logs {_LOG_COLUMNS}
+VALUES ({_LOG_VALUES})
 RETURNING id
-"""
+"""  # noqa: S608 - only constant column lists are interpolated; values are bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +191,7 @@ def upsert_organizations(conn: Connection, orgs: Sequence[Organization]) -> Upse
         *_columns(
             rows, ("organization_id", "organization_name", "address", "city", "postcode", "country", "timezone")
         ),
-        DEFAULT_TIMEZONE,
+        DEFAULT_SITE_TIMEZONE,  # the contract's default for organizations.timezone (§3.2)
     ]
     return _run_upsert(conn, "organizations", query, params, len(rows))
 
@@ -305,24 +303,18 @@ def write_window(
         _require_aware(rej.reading.ts, f"channel {channel_id}: rejected reading timestamp")
         _require_text(rej.reason, f"channel {channel_id}: rejected reading reason")
 
+    log_row = _log_params(
+        organization_id, channel_id, start, end, fetched=fetched, inserted=len(rows), rejected=len(rejected),
+        run_id=run_id,
+    )
     with own_transaction(conn) as cur:
-        new_window_log = None
-        with conn.pipeline():
+        with conn.pipeline():  # one round trip: the lock, then (with readings) the empty-window probe
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CHANNEL_WRITE, channel_id))
             if rows:
-                cur.execute(
-                    _LOG_NEW_WINDOW,
-                    {
-                        "organization_id": organization_id, "channel_id": channel_id, "start": start,
-                        "end": end, "fetched": fetched, "inserted": len(rows), "rejected": len(rejected),
-                        "run_id": run_id,
-                    },
-                )
-        if rows:
-            new_window_log = cur.fetchone()
-        if new_window_log is not None:  # the window had no reading: COPY, the log row is written
+                cur.execute(_LOG_NEW_WINDOW, log_row)
+        logged = cur.fetchone() if rows else None
+        if logged is not None:  # the window had no reading: its log row is written, COPY the rows
             inserted, updated = _copy_new_window(cur, channel_id, rows), 0
-            log_id = int(new_window_log[0])
         else:
             inserted, updated = _upsert_window(cur, channel_id, rows) if rows else (0, 0)
         if rejected:
@@ -334,26 +326,10 @@ def write_window(
                 ],
             )
         unchanged = len(rows) - inserted - updated
-        if new_window_log is None:
-            cur.execute(
-                _INSERT_LOG,
-                (
-                    organization_id,
-                    channel_id,
-                    start,
-                    end,
-                    fetched,
-                    inserted,
-                    len(rejected),
-                    updated,
-                    unchanged,
-                    "success",
-                    None,
-                    run_id,
-                ),
-            )
-            log_row = cur.fetchone()
-            log_id = int(log_row[0]) if log_row else 0
+        if logged is None:
+            cur.execute(_INSERT_LOG, {**log_row, "inserted": inserted, "updated": updated, "unchanged": unchanged})
+            logged = cur.fetchone()
+    log_id = int(logged[0]) if logged else 0
     result = WindowWrite(
         inserted=inserted, updated=updated, unchanged=unchanged, rejected=len(rejected), log_id=log_id
     )
@@ -369,6 +345,29 @@ def write_window(
         result.rejected,
     )
     return result
+
+
+def _log_params(
+    organization_id: str,
+    channel_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    fetched: int,
+    inserted: int = 0,
+    rejected: int = 0,
+    updated: int = 0,
+    unchanged: int = 0,
+    status: str = "success",
+    error_message: str | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """The named parameters of ``_INSERT_LOG`` / ``_LOG_NEW_WINDOW``."""
+    return {
+        "organization_id": organization_id, "channel_id": channel_id, "start": start, "end": end,
+        "fetched": fetched, "inserted": inserted, "rejected": rejected, "updated": updated,
+        "unchanged": unchanged, "status": status, "error_message": error_message, "run_id": run_id,
+    }
 
 
 def _copy_new_window(cur: Any, channel_id: int, rows: Sequence[Reading]) -> int:
@@ -411,7 +410,10 @@ def log_window_failure(
     with own_transaction(conn) as cur:
         cur.execute(
             _INSERT_LOG,
-            (organization_id, channel_id, start, end, fetched, 0, 0, 0, 0, "failure", message, run_id),
+            _log_params(
+                organization_id, channel_id, start, end, fetched=fetched, status="failure",
+                error_message=message, run_id=run_id,
+            ),
         )
     log.warning(
         "channel %s [%s, %s): failure logged: %s", channel_id, start.isoformat(), end.isoformat(), message
