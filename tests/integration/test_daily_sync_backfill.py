@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from argo_energy.ingest.windows import local_midnight, make_windows
+from argo_energy.sitetime import local_midnight, make_windows
 from tests.fixtures.ingest import (
     REPO,
     IngestEnv,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from argo_energy.ingest.operators import UNSUPPORTED
-from argo_energy.ingest.windows import local_days_range, make_windows
+from argo_energy.sitetime import local_days_range, make_windows
 from tests.fixtures.ingest import (
     assert_matches_ground_truth,
     load_dag,

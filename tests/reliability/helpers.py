@@ -253,7 +253,7 @@ def local_days(first: date, last: date, zone: str) -> tuple[datetime, datetime]:
 
 
 def windows_of(start: datetime, end: datetime, zone: str) -> list[tuple[datetime, datetime]]:
-    """Site-local days of ``[start, end)`` (computed here, not by argo_energy.ingest.windows)."""
+    """Site-local days of ``[start, end)`` (computed here, not by argo_energy.sitetime)."""
     out, cursor = [], start
     day = start.astimezone(ZoneInfo(zone)).date()
     while cursor < end:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from argo_energy.ingest.validation import reason_codes
+from argo_energy.ingest.screening import reason_codes
 from tests.reliability.faults import MALFORMED, RATE_LIMITED, SERVER_ERROR, SLOW, TRUNCATED
 from tests.reliability.helpers import (
     Figures,

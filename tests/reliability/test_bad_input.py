@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from argo_energy.ingest.validation import reason_codes
+from argo_energy.ingest.screening import reason_codes
 from tests.fixtures.airflow import postgres_conn_json
 from tests.fixtures.simulator import SIM_NOW, sim_conn_json
 from tests.reliability.faults import ADDITIONS, ALTERATIONS

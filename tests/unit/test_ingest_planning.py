@@ -9,20 +9,19 @@ import pytest
 from argo_energy.ingest.planning import (
     BackfillRequest,
     ChannelTarget,
-    ParamError,
     backfill_site_range,
     batch_targets,
     daily_site_range,
     parse_backfill_params,
     parse_lookback_days,
     parse_max_days,
-    parse_sites_variable,
     plan_targets,
     select_channels,
     select_sites,
     site_zone,
 )
 from argo_energy.models import DEFAULT_SITE_TIMEZONE, Channel, Organization
+from argo_energy.settings import ParamError, parse_sites_variable
 
 TODAY = date(2026, 3, 20)
 ORGS = [

@@ -37,22 +37,21 @@ from argo_energy.ingest.planning import (
     DEFAULT_BATCH_SIZE,
     BackfillRequest,
     ChannelTarget,
-    ParamError,
     backfill_site_range,
     batch_targets,
     daily_site_range,
     parse_backfill_params,
     parse_lookback_days,
     parse_max_days,
-    parse_sites_variable,
     plan_targets,
     select_channels,
     select_sites,
     site_zone,
 )
-from argo_energy.ingest.validation import reason_counts, validate
-from argo_energy.ingest.windows import make_windows
+from argo_energy.ingest.screening import reason_counts, validate
 from argo_energy.models import Channel, Device, Organization, Window
+from argo_energy.settings import ParamError, parse_sites_variable
+from argo_energy.sitetime import make_windows
 
 log = logging.getLogger(__name__)
 

@@ -6,25 +6,21 @@ deciding *what* to fetch lives here so that it is unit-tested without Airflow, H
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from argo_energy.ingest.windows import floor_to_grid, local_days_range, lookback_range, resolve_zone
 from argo_energy.models import Channel, Organization
+from argo_energy.settings import BACKFILL_MAX_DAYS_VARIABLE, ParamError, parse_channel_ids, parse_site_ids
+from argo_energy.sitetime import floor_to_grid, local_days_range, lookback_range, resolve_zone
 
 DEFAULT_MAX_BACKFILL_DAYS = 366
 DEFAULT_BATCH_SIZE = 25
 # [core] max_map_length defaults to 1024; staying well below keeps the scheduler and grid fast.
 MAX_BATCHES = 512
 LABEL_MAX = 200  # rendered_map_index is shown in the grid; keep it readable
-
-
-class ParamError(ValueError):
-    """A run parameter (or the sites Variable) is invalid; the message names the problem."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,44 +63,6 @@ def _parse_bool(name: str, value: Any, problems: list[str]) -> bool:
     return False
 
 
-def _id_list(name: str, value: Any, problems: list[str]) -> list[Any]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str | int):
-        return [value]
-    if isinstance(value, list | tuple):
-        return list(value)
-    problems.append(f"{name} must be a list of ids, got {value!r}")
-    return []
-
-
-def parse_site_ids(value: Any, problems: list[str], name: str = "site_ids") -> tuple[str, ...]:
-    """Organisation ids as strings (the API and the warehouse key them as text)."""
-    out: list[str] = []
-    for item in _id_list(name, value, problems):
-        text = str(item).strip() if isinstance(item, str | int) and not isinstance(item, bool) else ""
-        if not text:
-            problems.append(f"{name} contains an invalid id {item!r}")
-        elif text not in out:
-            out.append(text)
-    return tuple(out)
-
-
-def parse_channel_ids(value: Any, problems: list[str], name: str = "channel_ids") -> tuple[int, ...]:
-    out: list[int] = []
-    for item in _id_list(name, value, problems):
-        if isinstance(item, int) and not isinstance(item, bool):
-            number = item
-        elif isinstance(item, str) and item.strip().isdigit():
-            number = int(item.strip())
-        else:
-            problems.append(f"{name} contains {item!r}, which is not a channel id (an integer)")
-            continue
-        if number not in out:
-            out.append(number)
-    return tuple(out)
-
-
 def parse_backfill_params(params: Mapping[str, Any], *, today: date, max_days: int) -> BackfillRequest:
     """Validate the historical backfill's params; raise ``ParamError`` listing every problem.
 
@@ -129,7 +87,7 @@ def parse_backfill_params(params: Mapping[str, Any], *, today: date, max_days: i
         elif (end - start).days + 1 > max_days:
             problems.append(
                 f"the range {start}..{end} is {(end - start).days + 1} days, over the maximum of "
-                f"{max_days} days (Variable eniscope_backfill_max_days); split it into several runs"
+                f"{max_days} days (Variable {BACKFILL_MAX_DAYS_VARIABLE}); split it into several runs"
             )
     if problems or start is None or end is None:
         raise ParamError("invalid parameters: " + "; ".join(problems))
@@ -137,15 +95,15 @@ def parse_backfill_params(params: Mapping[str, Any], *, today: date, max_days: i
 
 
 def parse_max_days(raw: Any) -> int:
-    """The configurable maximum range of a backfill (Variable ``eniscope_backfill_max_days``)."""
+    """The configurable maximum range of a backfill (Variable ``BACKFILL_MAX_DAYS_VARIABLE``)."""
     if raw in (None, ""):
         return DEFAULT_MAX_BACKFILL_DAYS
     try:
         value = int(str(raw).strip())
     except ValueError:
-        raise ParamError(f"Variable eniscope_backfill_max_days must be an integer, got {raw!r}") from None
+        raise ParamError(f"Variable {BACKFILL_MAX_DAYS_VARIABLE} must be an integer, got {raw!r}") from None
     if value < 1:
-        raise ParamError(f"Variable eniscope_backfill_max_days must be >= 1, got {value}")
+        raise ParamError(f"Variable {BACKFILL_MAX_DAYS_VARIABLE} must be >= 1, got {value}")
     return value
 
 
@@ -159,25 +117,6 @@ def parse_lookback_days(raw: Any) -> int:
     if value < 0:
         raise ParamError(f"lookback_days must be an integer >= 0, got {value}")
     return value
-
-
-def parse_sites_variable(raw: str | None) -> tuple[str, ...] | None:
-    """Variable ``eniscope_sites``: a JSON list of organisation ids; unset or empty means all sites."""
-    if raw is None or not str(raw).strip():
-        return None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ParamError(
-            f'Variable eniscope_sites is not JSON ({exc.msg}); expected e.g. ["23271"]'
-        ) from None
-    if not isinstance(value, list):
-        raise ParamError(f'Variable eniscope_sites must be a JSON list of ids, e.g. ["23271"], got {raw!r}')
-    problems: list[str] = []
-    ids = parse_site_ids(value, problems, name="Variable eniscope_sites")
-    if problems:
-        raise ParamError("; ".join(problems))
-    return ids or None
 
 
 def select_sites(

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from argo_energy.ingest.planning import ParamError, parse_sites_variable
 from argo_energy.report import charts, config, delivery, figures, queries, render
 from argo_energy.report.week import ReportWeek, week_for_interval_end, week_of
+from argo_energy.settings import ParamError, parse_sites_variable
 from argo_energy.warehouse.connection import Connection, connect
 
 log = logging.getLogger(__name__)

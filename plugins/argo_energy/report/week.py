@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from argo_energy.ingest.windows import local_date, local_midnight
+from argo_energy.sitetime import SLOT, local_date, local_midnight
 
-SLOT = timedelta(minutes=15)
 DAYS_IN_WEEK = 7
 # 52 weeks: the same ISO weekday alignment a year earlier (365 days would start on a Tuesday).
 YEAR_AGO = timedelta(weeks=52)

@@ -17,7 +17,7 @@ from typing import Any
 
 from psycopg import sql
 
-from argo_energy.ingest.windows import local_date, resolve_zone
+from argo_energy.sitetime import local_date, resolve_zone
 from argo_energy.validation.config import ValidationConfig
 from argo_energy.validation.days import ChannelDay, ChannelScope, plain_utc, settled_days
 from argo_energy.validation.results import FAIL, PASS, CheckResult

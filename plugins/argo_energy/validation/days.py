@@ -2,7 +2,7 @@
 
 A local day has 96 slots, 92 on the 23-hour spring-forward day and 100 on the 25-hour fall-back
 day (hours x 4), always counted in the site's own zone (``organizations.timezone``), exactly as
-the ingestion cuts its windows (``argo_energy.ingest.windows``).
+the ingestion cuts its windows (``argo_energy.sitetime``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from argo_energy.ingest.windows import local_date, local_midnight
-
-SLOT = timedelta(minutes=15)
+from argo_energy.sitetime import SLOT, local_date, local_midnight
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from argo_energy.ingest.validation import reason_counts, validate
+from argo_energy.ingest.screening import reason_counts, validate
 from argo_energy.models import Reading, Window
 
 START = datetime(2026, 3, 5, 5, tzinfo=UTC)

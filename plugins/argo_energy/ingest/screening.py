@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import NamedTuple
 
 from argo_energy.models import READING_FIELDS, Reading, Rejected, Window
+from argo_energy.sitetime import SLOT_SECONDS
 
 Problem = tuple[str, str]  # (code, detail)
-
-GRID_SECONDS = 900
 
 # Reason codes (stable: ingestion_logs and the rejected-readings table are queried by them).
 NAIVE_TIMESTAMP = "naive_timestamp"
@@ -80,7 +79,7 @@ def rejection(reading: Reading, problems: list[Problem]) -> Rejected:
 
 
 def validate(
-    readings: Iterable[Reading], window: Window, now: datetime, *, grid_seconds: int = GRID_SECONDS
+    readings: Iterable[Reading], window: Window, now: datetime, *, grid_seconds: int = SLOT_SECONDS
 ) -> ValidationResult:
     """Split one response's readings into accepted and rejected (with reasons).
 

@@ -1,4 +1,6 @@
-"""Fetch windows: the requested range cut at the site's local midnights.
+"""Site time: the 15-minute slot, site zones, local days and fetch windows. Pure, no I/O.
+
+The one place that says what a site's day is (used by ingestion, validation, report and views' tests).
 
 One window is one site-local calendar day (23, 24 or 25 hours around DST changes), clipped to the
 ends of the range. Windows are contiguous, non-overlapping, half-open ``[start, end)`` and cover
@@ -13,7 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argo_energy.models import DEFAULT_SITE_TIMEZONE, Window
 
-GRID = timedelta(minutes=15)
+# The metering slot: Eniscope gateways report every 15 minutes; every grid in the project is this one.
+SLOT = timedelta(minutes=15)
+SLOT_SECONDS = int(SLOT.total_seconds())
 
 
 def _zone(tz: str | ZoneInfo) -> ZoneInfo:
@@ -62,7 +66,7 @@ def local_date(instant: datetime, tz: str | ZoneInfo) -> date:
     return instant.astimezone(_zone(tz)).date()
 
 
-def floor_to_grid(instant: datetime, grid: timedelta = GRID) -> datetime:
+def floor_to_grid(instant: datetime, grid: timedelta = SLOT) -> datetime:
     """Round an aware instant down to the UTC epoch grid (15 minutes by default)."""
     _require_aware("instant", instant)
     utc = instant.astimezone(UTC)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from argo_energy.ingest.windows import (
+from argo_energy.sitetime import (
     floor_to_grid,
     local_days_range,
     local_midnight,
