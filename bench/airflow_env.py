@@ -1,12 +1,14 @@
 """An isolated Airflow for the benchmarks that run DAGs: call ``prepare()`` before importing airflow.
 
-Same environment as the tests (tests/conftest.py): a temporary AIRFLOW_HOME, SQLite metadata
-migrated with ``airflow db migrate``, the repository's dags/ and plugins/ folders, the pools of
-include/pools.json. Connections come from ``AIRFLOW_CONN_*`` variables in JSON form.
+Same environment as the tests (``devtools.airflow_env.airflow_env``, as tests/conftest.py): a
+temporary AIRFLOW_HOME, SQLite metadata migrated with ``airflow db migrate``, the repository's dags/
+and plugins/ folders, the pools of include/pools.json. Connections come from ``AIRFLOW_CONN_*``
+variables in JSON form.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,34 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO
-
-POOLS_FILE = REPO / "include" / "pools.json"
-
-
-def environment(home: Path) -> dict[str, str]:
-    """The variables Airflow must see before it is imported."""
-    return {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        # Empty on purpose: Airflow's plugin loader executes every .py under plugins/ as a module
-        # named after its file, so plugins/argo_energy/warehouse/__main__.py runs its CLI and calls
-        # sys.exit inside dag.test() (the tests isolate it the same way until plugins/.airflowignore
-        # excludes argo_energy/). The project defines no AirflowPlugin; argo_energy is installed.
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "no-plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "MPLCONFIGDIR": str(home / "matplotlib"),
-    }
-
-
-def _airflow_cli() -> str:
-    return str(Path(sys.executable).with_name("airflow"))
-
+from devtools.airflow_env import POOLS_FILE, airflow_bin, airflow_env, postgres_connection
 
 # A migrated metadata DB to copy instead of migrating again (run_all makes one for all benchmarks:
 # `airflow db migrate` takes from 20 s to minutes on a busy machine).
@@ -55,16 +30,15 @@ def prepare(home: Path | None = None) -> Path:
     if "airflow" in sys.modules:
         raise RuntimeError("bench.airflow_env.prepare() must run before airflow is imported")
     home = home or Path(tempfile.mkdtemp(prefix="argo-bench-airflow-"))
-    os.environ.update(environment(home))
-    (home / "no-plugins").mkdir(exist_ok=True)
+    os.environ.update(airflow_env(home))
     template = os.environ.get(TEMPLATE_ENV)
     if template and Path(template).is_file():
         shutil.copyfile(template, home / "airflow.db")
         return home
-    subprocess.run([_airflow_cli(), "db", "migrate"], check=True, capture_output=True, text=True)
+    subprocess.run([airflow_bin(), "db", "migrate"], check=True, capture_output=True, text=True)
     if POOLS_FILE.exists():
         subprocess.run(
-            [_airflow_cli(), "pools", "import", str(POOLS_FILE)], check=True, capture_output=True, text=True
+            [airflow_bin(), "pools", "import", str(POOLS_FILE)], check=True, capture_output=True, text=True
         )
     return home
 
@@ -72,13 +46,13 @@ def prepare(home: Path | None = None) -> Path:
 def make_template(directory: Path) -> Path:
     """Migrate a metadata DB once in a child process (airflow stays unimported here); return its path."""
     home = directory / "template-home"
-    (home / "no-plugins").mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **environment(home)}
+    home.mkdir(parents=True, exist_ok=True)
+    env = airflow_env(home)
     env.pop(TEMPLATE_ENV, None)
-    subprocess.run([_airflow_cli(), "db", "migrate"], check=True, capture_output=True, text=True, env=env)
+    subprocess.run([airflow_bin(), "db", "migrate"], check=True, capture_output=True, text=True, env=env)
     if POOLS_FILE.exists():
         subprocess.run(
-            [_airflow_cli(), "pools", "import", str(POOLS_FILE)], check=True, capture_output=True, text=True, env=env
+            [airflow_bin(), "pools", "import", str(POOLS_FILE)], check=True, capture_output=True, text=True, env=env
         )
     return home / "airflow.db"
 
@@ -110,10 +84,9 @@ REAL_EXTRA: dict[str, Any] = {"retry_wait_min": 1, "retry_wait_max": 60, "connec
 
 def set_connections(energy_dsn: str, sim: Any, **eniscope_extra: Any) -> None:
     """Point ``energy_db`` and ``eniscope_default`` at this run's database and simulator."""
-    from tests.fixtures.airflow import postgres_conn_json
     from tests.fixtures.simulator import sim_conn_json
 
-    os.environ["AIRFLOW_CONN_ENERGY_DB"] = postgres_conn_json(energy_dsn)
+    os.environ["AIRFLOW_CONN_ENERGY_DB"] = json.dumps(postgres_connection(energy_dsn))
     os.environ["AIRFLOW_CONN_ENISCOPE_DEFAULT"] = sim_conn_json(sim, **{**REAL_EXTRA, **eniscope_extra})
 
 

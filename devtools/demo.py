@@ -53,8 +53,8 @@ from devtools.demo_stack import (
     airflow_bin,
     airflow_env,
     describe_database,
+    energy_db_connection,
     eniscope_connection,
-    postgres_connection,
     spawn,
     stop_cluster,
     stop_group,
@@ -113,7 +113,7 @@ def airflow_setup_spec(paths: DemoPaths, sim: Any, db: DemoDatabase) -> dict[str
     pools = json.loads((REPO / "include" / "pools.json").read_text(encoding="utf-8"))
     return {
         "dags_folder": str(REPO / "dags"),
-        "connections": {"eniscope_default": eniscope_connection(sim), "energy_db": postgres_connection(db.dsn)},
+        "connections": {"eniscope_default": eniscope_connection(sim), "energy_db": energy_db_connection(db.dsn)},
         "variables": {
             "eniscope_sites": (
                 json.dumps(sim.site_organization_ids()),
@@ -127,6 +127,20 @@ def airflow_setup_spec(paths: DemoPaths, sim: Any, db: DemoDatabase) -> dict[str
     }
 
 
+def _wait_watching(proc: subprocess.Popen, watcher: ProgressWatcher | None) -> None:
+    """Wait for ``proc`` (at most ``RUN_TIMEOUT`` seconds), printing the watcher's progress meanwhile."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        try:
+            proc.wait(timeout=0.5)
+            return
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the demo's Airflow runs took over {RUN_TIMEOUT}s") from None
+        if watcher:
+            watcher.tick()
+
+
 def run_runner(paths: DemoPaths, spec: dict[str, Any], log_name: str, watch: bool) -> list[dict[str, Any]]:
     """Start ``demo_runner`` on ``spec``; print progress while it works; return its results."""
     spec_path = paths.home / "runner-spec.json"
@@ -136,17 +150,8 @@ def run_runner(paths: DemoPaths, spec: dict[str, Any], log_name: str, watch: boo
     watcher = ProgressWatcher(paths.metadata_db, emit=say) if watch else None
     with log_path.open("w", encoding="utf-8") as log:
         proc = spawn([sys.executable, "-m", "devtools.demo_runner", str(spec_path)], airflow_env(paths), log)
-        deadline = time.monotonic() + RUN_TIMEOUT
         try:
-            while True:
-                try:
-                    proc.wait(timeout=0.5)
-                    break
-                except subprocess.TimeoutExpired:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"the demo's Airflow runs took over {RUN_TIMEOUT}s") from None
-                if watcher:
-                    watcher.tick()
+            _wait_watching(proc, watcher)
         finally:
             if proc.poll() is None:
                 stop_group(proc)

@@ -242,36 +242,32 @@ _UNSUPPORTED_SQL = """
 """
 
 
-def format_summary(
-    runs: Iterable[Mapping[str, Any]],
-    warehouse: Mapping[str, Any],
-    footer: Sequence[str],
-) -> list[str]:
-    """The summary as printable lines."""
-    lines = ["", "=" * 78, "Demo summary", "=" * 78, "Airflow runs (dag.test, every task through the Task SDK):"]
-    for run in runs:
-        tasks = run.get("tasks") or {}
-        took = _seconds(run.get("started"), run.get("ended"))
+def _run_lines(run: Mapping[str, Any], by_run: Mapping[str, Any]) -> list[str]:
+    """One Airflow run of the summary: state, time, task counts, error, what it wrote."""
+    tasks = run.get("tasks") or {}
+    took = _seconds(run.get("started"), run.get("ended"))
+    lines = [
+        f"  {run['dag_id']:<30} {str(run.get('state')).upper():<8}"
+        + (f" {took:5.0f}s " if took is not None else "  ")
+        + ", ".join(f"{n} {s}" for s, n in sorted(tasks.items()))
+    ]
+    if run.get("error"):
+        lines.append(f"      error: {run['error']}")
+    written = by_run.get(run.get("run_id"))
+    if written:
         lines.append(
-            f"  {run['dag_id']:<30} {str(run.get('state')).upper():<8}"
-            + (f" {took:5.0f}s " if took is not None else "  ")
-            + ", ".join(f"{n} {s}" for s, n in sorted(tasks.items()))
+            "      ingestion_logs: {windows} windows written ({failed} failed): {fetched:,} readings "
+            "fetched, {inserted:,} inserted, {updated:,} updated, {unchanged:,} unchanged, "
+            "{rejected:,} rejected".format(**written)
         )
-        if run.get("error"):
-            lines.append(f"      error: {run['error']}")
-        written = (warehouse.get("by_run") or {}).get(run.get("run_id"))
-        if written:
-            lines.append(
-                "      ingestion_logs: {windows} windows written ({failed} failed): {fetched:,} readings "
-                "fetched, {inserted:,} inserted, {updated:,} updated, {unchanged:,} unchanged, "
-                "{rejected:,} rejected".format(**written)
-            )
-        elif run.get("dag_id") in INGESTION_DAGS and run.get("state") == "success":
-            lines.append("      ingestion_logs: no window written (every window was done already)")
-    if "error" in warehouse:
-        lines.append(f"Warehouse: {warehouse['error']}")
-        return [*lines, "", *footer]
-    lines += [
+    elif run.get("dag_id") in INGESTION_DAGS and run.get("state") == "success":
+        lines.append("      ingestion_logs: no window written (every window was done already)")
+    return lines
+
+
+def _warehouse_lines(warehouse: Mapping[str, Any]) -> list[str]:
+    """The warehouse part of the summary: totals, ingestion windows, sites, views, validation."""
+    lines = [
         "Warehouse:",
         f"  sites {len(warehouse['sites'])}, channels {warehouse['channels']} "
         f"({warehouse['channels_with_readings']} with readings, "
@@ -303,4 +299,21 @@ def format_summary(
         lines.append(
             f"  {row['check']:<22} {row['severity']:<5} {row['status'].upper():<5} {row['message'][:90]}"
         )
+    return lines
+
+
+def format_summary(
+    runs: Iterable[Mapping[str, Any]],
+    warehouse: Mapping[str, Any],
+    footer: Sequence[str],
+) -> list[str]:
+    """The summary as printable lines."""
+    lines = ["", "=" * 78, "Demo summary", "=" * 78, "Airflow runs (dag.test, every task through the Task SDK):"]
+    by_run = warehouse.get("by_run") or {}
+    for run in runs:
+        lines += _run_lines(run, by_run)
+    if "error" in warehouse:
+        lines.append(f"Warehouse: {warehouse['error']}")
+    else:
+        lines += _warehouse_lines(warehouse)
     return [*lines, "", *footer]

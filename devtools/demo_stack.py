@@ -1,6 +1,6 @@
 """The pieces the demo runs on: its folders and secrets, the PostgreSQL, the simulator, Airflow's
 environment and process groups. Nothing here imports Airflow (the demo's Airflow runs in child
-processes with the environment built by :func:`airflow_env`).
+processes with the environment built by :func:`airflow_env`, on ``devtools.airflow_env``).
 
 PostgreSQL, in this order (``devtools.localpg`` finds the servers and the binaries):
 
@@ -20,7 +20,6 @@ import pwd
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,14 +30,13 @@ import psutil
 import psycopg
 from psycopg import sql
 
+from devtools import airflow_env as shared_env
 from devtools import localpg
+from devtools.airflow_env import airflow_bin  # noqa: F401 - the demo's (and its tests') import
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DBNAME = "argo_demo"
 ADMIN_USER = "admin"
-# Environment variables of the caller that are never passed to the demo's Airflow: the demo must
-# not pick up a user's AIRFLOW_CONN_ENERGY_DB (production!) or AIRFLOW_HOME by accident.
-_FOREIGN_PREFIXES = ("AIRFLOW_", "AIRFLOW__", "_AIRFLOW")
 
 
 @dataclass(frozen=True)
@@ -104,40 +102,21 @@ def demo_secrets(paths: DemoPaths) -> dict[str, str]:
 
 
 def airflow_env(paths: DemoPaths, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of every demo Airflow process: this home, the project's DAGs, SQLite."""
+    """The environment of every demo Airflow process: this home, the project's DAGs, SQLite, the
+    demo's secrets and login; none of the caller's ``AIRFLOW_*`` variables."""
     keys = demo_secrets(paths)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES)}
-    python_path = [str(REPO), str(REPO / "plugins")]
-    if env.get("PYTHONPATH"):
-        python_path.append(env["PYTHONPATH"])
-    env.update(
-        {
-            "AIRFLOW_HOME": str(paths.airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),  # plugins/.airflowignore: no plugin
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
-            "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
-            "AIRFLOW__CORE__AUTH_MANAGER": (
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-            ),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{paths.metadata_db}",
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(paths.airflow_home / "logs"),
-            "PYTHONPATH": os.pathsep.join(python_path),
-            "MPLCONFIGDIR": str(paths.home / "matplotlib"),
-            "PYTHONUNBUFFERED": "1",
-        }
+    return shared_env.airflow_env(
+        paths.airflow_home,
+        drop_foreign=True,
+        extra={"MPLCONFIGDIR": str(paths.home / "matplotlib"), **(extra or {})},
+        core__parallelism=None,  # Airflow's default: the demo is not squeezed like the tests
+        core__unit_test_mode=None,
+        core__dags_are_paused_at_creation=True,
+        core__fernet_key=keys["fernet_key"],
+        api_auth__jwt_secret=keys["jwt_secret"],
+        core__auth_manager=shared_env.SIMPLE_AUTH_MANAGER,
+        core__simple_auth_manager_users=f"{ADMIN_USER}:admin",
     )
-    env.update(extra or {})
-    return env
-
-
-def airflow_bin() -> str:
-    """The ``airflow`` script of this interpreter's environment."""
-    return str(Path(sys.executable).with_name("airflow"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,20 +269,9 @@ def describe_database(db: DemoDatabase) -> str:
 # Airflow connections for the demo
 
 
-def postgres_connection(dsn: str) -> dict[str, Any]:
+def energy_db_connection(dsn: str) -> dict[str, Any]:
     """Connection ``energy_db`` (Airflow JSON form) for a libpq URL."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(dsn)
-    return {
-        "conn_type": "postgres",
-        "description": "Demo energy warehouse (make demo)",
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 5432,
-        "login": parts.username or "postgres",
-        "password": parts.password or "",
-        "schema": parts.path.lstrip("/"),
-    }
+    return shared_env.postgres_connection(dsn, description="Demo energy warehouse (make demo)")
 
 
 def eniscope_connection(sim: Any) -> dict[str, Any]:

@@ -20,7 +20,6 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +31,15 @@ import redis
 import requests
 
 from devtools import localpg
+from devtools.airflow_env import (
+    SIMPLE_AUTH_MANAGER,
+    airflow_bin,
+    airflow_env,
+    postgres_connection,
+    sqlalchemy_url,
+)
 from devtools.demo_stack import spawn, stop_group, wait_until
 from eniscope_simulator import Simulator, scaled_config
-from tests.fixtures.airflow import postgres_conn_json
 from tests.fixtures.simulator import sim_conn_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -55,10 +60,6 @@ def _artifacts() -> Path:
     return path
 
 
-def _sqlalchemy_url(dsn: str, scheme: str) -> str:
-    return scheme + dsn.split("://", 1)[1]
-
-
 class Stack:
     """The Airflow processes of the test and what they share."""
 
@@ -71,7 +72,7 @@ class Stack:
     def start(self, name: str, *argv: str) -> None:
         log_path = _artifacts() / f"{name}.log"
         with log_path.open("w", encoding="utf-8") as log:
-            self.procs[name] = spawn([str(Path(sys.executable).with_name("airflow")), *argv], self.env, log)
+            self.procs[name] = spawn([airflow_bin(), *argv], self.env, log)
         self.logs[name] = log_path
 
     def check_alive(self) -> None:
@@ -115,48 +116,36 @@ def celery_stack(
     queue = f"argo-celery-test-{os.getpid()}-{secrets.token_hex(4)}"
     from cryptography.fernet import Fernet
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")]),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _sqlalchemy_url(meta_dsn, "postgresql+psycopg2://"),
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-            "AIRFLOW__CELERY__RESULT_BACKEND": _sqlalchemy_url(meta_dsn, "db+postgresql+psycopg2://"),
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
-            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
-            # One secret and one execution-API URL for every component (apache/airflow#49646).
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__BASE_URL": url,
-            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-            "AIRFLOW__CORE__AUTH_MANAGER": (
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-            ),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            # Only the run this test triggers: no scheduled run of the latest interval besides it.
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-            "AIRFLOW_CONN_ENISCOPE_DEFAULT": sim_conn_json(sim),
-            "AIRFLOW_CONN_ENERGY_DB": postgres_conn_json(warehouse_dsn),
-            "MPLCONFIGDIR": str(home / "mpl"),
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = airflow_env(
+        home,
+        metadata_dsn=meta_dsn,
+        executor="CeleryExecutor",
+        drop_foreign=True,
+        connections={"eniscope_default": sim_conn_json(sim), "energy_db": postgres_connection(warehouse_dsn)},
+        celery__broker_url=f"redis://127.0.0.1:6379/{REDIS_DB}",
+        celery__result_backend=sqlalchemy_url(meta_dsn, "db+postgresql+psycopg2"),
+        celery__worker_concurrency=4,
+        operators__default_queue=queue,
+        # One secret and one execution-API URL for every component (apache/airflow#49646).
+        api_auth__jwt_secret=secrets.token_urlsafe(32),
+        core__execution_api_server_url=f"{url}/execution/",
+        api__port=port,
+        api__base_url=url,
+        core__fernet_key=Fernet.generate_key().decode(),
+        core__auth_manager=SIMPLE_AUTH_MANAGER,
+        core__simple_auth_manager_users="admin:admin",
+        core__simple_auth_manager_passwords_file=passwords,
+        # Only the run this test triggers: no scheduled run of the latest interval besides it.
+        scheduler__use_job_schedule=False,
+        core__parallelism=8,
+        core__unit_test_mode=None,
     )
     stack = Stack(home, env, url, queue)
     try:
         migrate_log = _artifacts() / "db-migrate.log"
         with migrate_log.open("w") as log:
             result = subprocess.run(
-                [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+                [airflow_bin(), "db", "migrate"],
                 env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600, check=False,
             )
         assert result.returncode == 0, migrate_log.read_text()[-3000:]

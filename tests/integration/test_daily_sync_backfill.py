@@ -35,6 +35,7 @@ import psycopg
 import pytest
 
 from argo_energy.sitetime import local_midnight, make_windows
+from devtools.airflow_env import airflow_env
 from tests.fixtures.ingest import (
     REPO,
     IngestEnv,
@@ -146,23 +147,14 @@ def airflow_stack(
     home.mkdir()
     api_port = free_port()
     metadata_dsn = make_database("af")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://" + metadata_dsn.split("://", 1)[1],
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "backfill-test-jwt-secret-0123456789",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)]),
-    }
+    env = airflow_env(
+        home,
+        metadata_dsn=metadata_dsn,
+        core__execution_api_server_url=f"http://127.0.0.1:{api_port}/execution/",
+        api_auth__jwt_secret="backfill-test-jwt-secret-0123456789",
+        logging__worker_log_server_port=free_port(),
+        scheduler__use_job_schedule=False,
+    )
     stack = AirflowStack(home=home, env=env, metadata_dsn=metadata_dsn)
     stack.cli("db", "migrate")
     assert "Uploaded 1 pool" in stack.cli("pools", "import", str(REPO / "include" / "pools.json"))

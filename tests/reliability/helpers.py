@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from devtools.airflow_env import airflow_env, postgres_connection, secrets_env
 from eniscope_simulator import SimulatorConfig, SiteConfig, default_config
-from tests.fixtures.airflow import postgres_conn_json
 from tests.fixtures.ingest import READING_COLUMNS, load_dag, small_config
 from tests.fixtures.simulator import sim_conn_json
 
@@ -97,7 +97,7 @@ def execution_api(airflow_db: str, tmp_path_factory: pytest.TempPathFactory) -> 
     log_dir.mkdir(exist_ok=True)
     log_path = log_dir / "api-server.log"
     port = free_port()
-    env = {**os.environ, "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET}
+    env = airflow_env(home, api_auth__jwt_secret=JWT_SECRET)
     with open(log_path, "wb") as out:
         process = subprocess.Popen(
             [AIRFLOW, "api-server", "--apps", "execution", "--host", "127.0.0.1", "--port", str(port)],
@@ -143,10 +143,12 @@ def pipeline_env(
     """``eniscope_default`` -> ``sim`` (conn extras on top of the test defaults, or the JSON
     ``eniscope_conn`` as given), ``energy_db`` -> ``dsn``."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW_CONN_ENISCOPE_DEFAULT", eniscope_conn or sim_conn_json(sim, **conn_extra))
-        mp.setenv("AIRFLOW_CONN_ENERGY_DB", postgres_conn_json(dsn))
-        for name, value in (variables or {}).items():
-            mp.setenv(f"AIRFLOW_VAR_{name.upper()}", value)
+        connections = {
+            "eniscope_default": eniscope_conn or sim_conn_json(sim, **conn_extra),
+            "energy_db": postgres_connection(dsn),
+        }
+        for name, value in secrets_env(connections, variables).items():
+            mp.setenv(name, value)
         yield mp
 
 
