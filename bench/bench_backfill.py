@@ -49,31 +49,6 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
-def simulator_config(channels: int, rps: float, latency: float) -> Any:
-    """Sites of 10 meters (zones cycling), no sensor or virtual channel; latency and budget R."""
-    from eniscope_simulator import SiteConfig, default_config
-
-    zones = common.ZONES
-    sites = []
-    left = channels
-    while left > 0:
-        n = min(10, left)
-        index = len(sites)
-        sites.append(
-            SiteConfig(
-                name=f"Bench site {index + 1}",
-                timezone=zones[index % len(zones)],
-                meters=n,
-                sensors=0,
-                virtual=0,
-            )
-        )
-        left -= n
-    config = default_config(sites=sites, latency_seconds=latency)
-    config.faults.budget_rps = rps or None
-    return config
-
-
 def backfill_conf(days: int) -> dict[str, Any]:
     return {
         "start_date": START.isoformat(),
@@ -272,69 +247,50 @@ def _requests_between(sim: Any, t0: float, t1: float) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    mode = common.mode_of(args)
-    size = dict(SIZES[mode])
-    for key in ("channels", "days", "rps", "latency"):
-        if getattr(args, key) is not None:
-            size[key] = getattr(args, key)
-    rounds = args.repeat or size["rounds"]
-    channels, days, rps, latency = size["channels"], size["days"], size["rps"], size["latency"]
-    which = set(args.which)
-    say(
-        f"[backfill] {channels} channels x {days} days = {channels * days} readings requests, budget R = {rps:g} "
-        f"requests/s, latency {latency * 1000:.0f} ms, {rounds} round(s), mode {mode}, measuring {sorted(which)}"
-    )
-    template_dir = airflow_env.ensure_template()  # the concurrent-task children copy it
-    home = airflow_env.prepare()
-    if not args.verbose:
-        # Both methods log through Airflow's logging; WARNING keeps 1,500 windows x 3 lines off the screen.
-        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
-    from bench.sim_process import SimulatorProcess
-
-    # In its own process: an in-process server would compete with the client for the GIL.
-    sim = SimulatorProcess(channels, rps, latency)
+def _measure(
+    sim: Any, channels: int, days: int, rps: float, rounds: int, which: set[str], concurrent_tasks: int
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, float], dict[str, Any] | None]:
+    """Warm-up, then ``rounds`` alternating rounds of dag.test and the plain loop, then the concurrent tasks."""
     results: dict[str, list[dict[str, Any]]] = {"dag_test": [], "plain_loop": []}
     cold: dict[str, float] = {}
-    try:
-        dag = airflow_env.load_dag(DAG_ID, DAG_FILE)
-        conf = backfill_conf(days)
-        kinds = ["dag_test", "plain_loop"] if "orchestration" in which else ["dag_test"]
-        # Warm-up, timed apart: the first dag.test() of a process starts the in-process execution
-        # API and serializes the DAG for the first time; the first loop imports the providers.
-        warm = {**backfill_conf(1), "channel_ids": [sim.channel_ids("meter")[0]]}
-        for kind in kinds:
-            with common.fresh_database(f"warm_{kind}", migrate=False) as dsn:
+    dag = airflow_env.load_dag(DAG_ID, DAG_FILE)
+    conf = backfill_conf(days)
+    kinds = ["dag_test", "plain_loop"] if "orchestration" in which else ["dag_test"]
+    # Warm-up, timed apart: the first dag.test() of a process starts the in-process execution
+    # API and serializes the DAG for the first time; the first loop imports the providers.
+    warm = {**backfill_conf(1), "channel_ids": [sim.channel_ids("meter")[0]]}
+    for kind in kinds:
+        with common.fresh_database(f"warm_{kind}", migrate=False) as dsn:
+            airflow_env.set_connections(dsn, sim, requests_per_second=rps)
+            cold[kind] = common.timed(
+                lambda k=kind: run_dag_test(dag, warm) if k == "dag_test" else run_plain_loop(warm, "bench_warm")
+            )[0]
+        say(f"  warm-up {kind}: {cold[kind]:.1f} s (1 channel x 1 day, not in the medians)")
+    for r in range(rounds):
+        order = kinds if r % 2 == 0 else kinds[::-1]
+        for kind in order:
+            with common.fresh_database(kind, migrate=False) as dsn:
                 airflow_env.set_connections(dsn, sim, requests_per_second=rps)
-                cold[kind] = common.timed(
-                    lambda k=kind: run_dag_test(dag, warm) if k == "dag_test" else run_plain_loop(warm, "bench_warm")
-                )[0]
-            say(f"  warm-up {kind}: {cold[kind]:.1f} s (1 channel x 1 day, not in the medians)")
-        for r in range(rounds):
-            order = kinds if r % 2 == 0 else kinds[::-1]
-            for kind in order:
-                with common.fresh_database(kind, migrate=False) as dsn:
-                    airflow_env.set_connections(dsn, sim, requests_per_second=rps)
-                    t0 = time.time()
-                    started = time.perf_counter()
-                    detail: dict[str, Any] = {}
-                    if kind == "dag_test":
-                        detail = run_dag_test(dag, conf)
-                    else:
-                        run_plain_loop(conf, run_id=f"bench_plain_{r}")
-                    seconds = time.perf_counter() - started
-                    t1 = time.time()
-                    stored = _check_database(dsn, channels, days)
-                results[kind].append({"round": r + 1, "t0": t0, "t1": t1, "seconds": seconds, **stored, **detail})
-                say(f"  round {r + 1} {kind:10s} {seconds:7.1f} s")
-        concurrent = None
-        if args.concurrent_tasks > 1 and "api_budget" in which:
-            concurrent = run_concurrent_tasks(sim, conf, args.concurrent_tasks, channels, rps)
-    finally:
-        sim.stop()  # its request log is read below
-        airflow_env.cleanup(home)
-        airflow_env.drop_template(template_dir)
+                t0 = time.time()
+                started = time.perf_counter()
+                detail: dict[str, Any] = {}
+                if kind == "dag_test":
+                    detail = run_dag_test(dag, conf)
+                else:
+                    run_plain_loop(conf, run_id=f"bench_plain_{r}")
+                seconds = time.perf_counter() - started
+                t1 = time.time()
+                stored = _check_database(dsn, channels, days)
+            results[kind].append({"round": r + 1, "t0": t0, "t1": t1, "seconds": seconds, **stored, **detail})
+            say(f"  round {r + 1} {kind:10s} {seconds:7.1f} s")
+    concurrent = None
+    if concurrent_tasks > 1 and "api_budget" in which:
+        concurrent = run_concurrent_tasks(sim, conf, concurrent_tasks, channels, rps)
+    return results, cold, concurrent
 
+
+def _add_traffic(sim: Any, results: dict[str, list[dict[str, Any]]], concurrent: dict[str, Any] | None, rps: float) -> None:
+    """Each run's requests as the simulator logged them (between its start and end), printed."""
     for kind, runs in results.items():
         for run_ in runs:
             traffic = _requests_between(sim, run_["t0"], run_["t1"])
@@ -357,6 +313,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"windows ok {concurrent['windows_ok']}, failed {concurrent['windows_failed']}; "
             f"tasks failed {concurrent['tasks_failed']}"
         )
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    mode = common.mode_of(args)
+    size = dict(SIZES[mode])
+    for key in ("channels", "days", "rps", "latency"):
+        if getattr(args, key) is not None:
+            size[key] = getattr(args, key)
+    rounds = args.repeat or size["rounds"]
+    channels, days, rps, latency = size["channels"], size["days"], size["rps"], size["latency"]
+    which = set(args.which)
+    say(
+        f"[backfill] {channels} channels x {days} days = {channels * days} readings requests, budget R = {rps:g} "
+        f"requests/s, latency {latency * 1000:.0f} ms, {rounds} round(s), mode {mode}, measuring {sorted(which)}"
+    )
+    template_dir = airflow_env.ensure_template()  # the concurrent-task children copy it
+    home = airflow_env.prepare()
+    if not args.verbose:
+        # Both methods log through Airflow's logging; WARNING keeps 1,500 windows x 3 lines off the screen.
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    from bench.sim_process import SimulatorProcess
+
+    # In its own process: an in-process server would compete with the client for the GIL.
+    sim = SimulatorProcess(channels, rps, latency)
+    try:
+        results, cold, concurrent = _measure(sim, channels, days, rps, rounds, which, args.concurrent_tasks)
+    finally:
+        sim.stop()  # its request log is read below
+        airflow_env.cleanup(home)
+        airflow_env.drop_template(template_dir)
+
+    _add_traffic(sim, results, concurrent, rps)
 
     def median(kind: str, key: str) -> float:
         return common.med([x[key] for x in results[kind]])

@@ -130,6 +130,45 @@ def _explain(conn: psycopg.Connection[Any], text: str, params: dict[str, Any]) -
     }
 
 
+def _measure_query(
+    conn: psycopg.Connection[Any], name: str, template: str, params: Any, rounds: int
+) -> tuple[dict[str, list[float]], dict[str, int], dict[str, Any]]:
+    """One query against ours, the seed's (and the proposed) views: per-form timings, row counts, plans."""
+    schemas = [("ours", "public"), ("seed", common.SEED_SCHEMA)]
+    if any(f"{v} " in template for v in PROPOSED_VIEWS):
+        schemas.append(("proposed", PROPOSED_SCHEMA))
+    forms = {
+        form: sql.SQL(template).format(schema=sql.Identifier(schema)).as_string(conn) for form, schema in schemas
+    }
+    timings: dict[str, list[float]] = {form: [] for form in forms}
+    counts: dict[str, int] = {}
+    first_rows = {}
+    for form, text in forms.items():  # warm-up: caches and plans, not measured
+        first_rows[form] = _fetch(conn, text, params)
+        counts[form] = len(first_rows[form])
+    if "proposed" in forms and not _same_rows(first_rows["ours"], first_rows["proposed"]):
+        raise RuntimeError(f"{name}: the proposed view does not return the rows of ours")
+    for r in range(rounds):
+        order = list(forms) if r % 2 == 0 else list(forms)[::-1]
+        for form in order:
+            seconds, n = common.timed(lambda t=forms[form], p=params: _run_query(conn, t, p))
+            if n != counts[form]:
+                raise RuntimeError(f"{name} ({form}): {n} rows, first run gave {counts[form]}")
+            timings[form].append(seconds)
+    plans = {form: _explain(conn, text, params) for form, text in forms.items()}
+    ours_ms = 1000 * common.med(timings["ours"])
+    seed_ms = 1000 * common.med(timings["seed"])
+    proposed = (
+        f"   proposed {1000 * common.med(timings['proposed']):9.1f} ms (same rows)" if "proposed" in forms else ""
+    )
+    say(
+        f"  {name:18s} ours {ours_ms:10.1f} ms ({counts['ours']} rows)   "
+        f"seed {seed_ms:10.1f} ms ({counts['seed']} rows)   speed-up x{seed_ms / ours_ms:.1f}"
+        + proposed
+    )
+    return timings, counts, plans
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     mode = common.mode_of(args)
     channels, days, rounds = SIZES[mode]
@@ -159,41 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("SET TimeZone = 'UTC'")
             for name, (template, params) in queries(days, ids[len(ids) // 2]).items():
-                schemas = [("ours", "public"), ("seed", common.SEED_SCHEMA)]
-                if any(f"{v} " in template for v in PROPOSED_VIEWS):
-                    schemas.append(("proposed", PROPOSED_SCHEMA))
-                forms = {
-                    form: sql.SQL(template).format(schema=sql.Identifier(schema)).as_string(conn)
-                    for form, schema in schemas
-                }
-                timings[name] = {form: [] for form in forms}
-                counts[name] = {}
-                first_rows = {}
-                for form, text in forms.items():  # warm-up: caches and plans, not measured
-                    first_rows[form] = _fetch(conn, text, params)
-                    counts[name][form] = len(first_rows[form])
-                if "proposed" in forms and not _same_rows(first_rows["ours"], first_rows["proposed"]):
-                    raise RuntimeError(f"{name}: the proposed view does not return the rows of ours")
-                for r in range(rounds):
-                    order = list(forms) if r % 2 == 0 else list(forms)[::-1]
-                    for form in order:
-                        seconds, n = common.timed(lambda t=forms[form], p=params: _run_query(conn, t, p))
-                        if n != counts[name][form]:
-                            raise RuntimeError(f"{name} ({form}): {n} rows, first run gave {counts[name][form]}")
-                        timings[name][form].append(seconds)
-                plans[name] = {form: _explain(conn, text, params) for form, text in forms.items()}
-                ours_ms = 1000 * common.med(timings[name]["ours"])
-                seed_ms = 1000 * common.med(timings[name]["seed"])
-                proposed = (
-                    f"   proposed {1000 * common.med(timings[name]['proposed']):9.1f} ms (same rows)"
-                    if "proposed" in forms
-                    else ""
-                )
-                say(
-                    f"  {name:18s} ours {ours_ms:10.1f} ms ({counts[name]['ours']} rows)   "
-                    f"seed {seed_ms:10.1f} ms ({counts[name]['seed']} rows)   speed-up x{seed_ms / ours_ms:.1f}"
-                    + proposed
-                )
+                timings[name], counts[name], plans[name] = _measure_query(conn, name, template, params, rounds)
 
     ms = {
         name: {form: 1000 * common.med(samples) for form, samples in forms.items()}

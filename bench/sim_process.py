@@ -1,7 +1,7 @@
 """The Eniscope simulator in its own process, so that it never competes with the client for the GIL.
 
 ``SimulatorProcess(config_args)`` starts ``python -m bench.sim_process`` with the same arguments
-``bench_backfill.simulator_config`` takes, waits for its base URL, and exposes what the benchmarks
+``simulator_config`` takes, waits for its base URL, and exposes what the benchmarks
 use of a ``Simulator``: ``base_url``, ``config`` (credentials), ``channel_ids()``. ``stop()`` ends
 the process, which first writes every request it received (time, path, status) to a JSON file:
 ``requests`` reads them back. Times are ``time.time()`` of the same machine, comparable with the
@@ -19,14 +19,39 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from bench import common
 from bench.common import REPO
+
+
+def simulator_config(channels: int, rps: float, latency: float) -> Any:
+    """Sites of 10 meters (zones cycling), no sensor or virtual channel; latency and budget R."""
+    from eniscope_simulator import SiteConfig, default_config
+
+    zones = common.ZONES
+    sites = []
+    left = channels
+    while left > 0:
+        n = min(10, left)
+        index = len(sites)
+        sites.append(
+            SiteConfig(
+                name=f"Bench site {index + 1}",
+                timezone=zones[index % len(zones)],
+                meters=n,
+                sensors=0,
+                virtual=0,
+            )
+        )
+        left -= n
+    config = default_config(sites=sites, latency_seconds=latency)
+    config.faults.budget_rps = rps or None
+    return config
 
 
 class SimulatorProcess:
     """A simulator served by a child process (see the module docstring)."""
 
     def __init__(self, channels: int, rps: float, latency: float) -> None:
-        from bench.bench_backfill import simulator_config
         from eniscope_simulator import Simulator
 
         self.config = simulator_config(channels, rps, latency)
@@ -64,7 +89,6 @@ class SimulatorProcess:
 
 
 def main() -> int:
-    from bench.bench_backfill import simulator_config
     from eniscope_simulator import Simulator
 
     p = argparse.ArgumentParser(description="serve the benchmark simulator until stdin closes")

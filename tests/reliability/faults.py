@@ -236,21 +236,26 @@ class ScriptedSimulator(Simulator):
             if template is None:
                 continue
             for kind in kinds:
-                extra = dict(template)
-                if kind == "off_grid":
-                    extra["ts"] = anchor + 420
-                elif kind == "outside_window":
-                    extra["ts"] = start - GRID
-                elif kind == "future":
-                    extra["ts"] = self.future_ts
-                else:  # duplicate: same ts, different values, after the real record
-                    extra["E"] = (extra["E"] or 0.0) * 1.5 + 1.0
+                extra = self._added_record(kind, template, start)
                 records.append(extra)
                 self._note(Planted(channel_id, int(extra["ts"]), kind, ADDITIONS[kind], added=True))
                 bad += 1
         with self._script_lock:
             self.served[(channel_id, start, end)] = (len(records), bad)
         return {**body, "records": records, "recordCount": len(records)}
+
+    def _added_record(self, kind: str, template: dict[str, Any], start: int) -> dict[str, Any]:
+        """A copy of ``template`` made into the added bad record ``kind``."""
+        extra = dict(template)
+        if kind == "off_grid":
+            extra["ts"] = int(template["ts"]) + 420
+        elif kind == "outside_window":
+            extra["ts"] = start - GRID
+        elif kind == "future":
+            extra["ts"] = self.future_ts
+        else:  # duplicate: same ts, different values, after the real record
+            extra["E"] = (extra["E"] or 0.0) * 1.5 + 1.0
+        return extra
 
     def _note(self, planted: Planted) -> None:
         with self._script_lock:
