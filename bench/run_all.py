@@ -6,7 +6,7 @@
 
 A benchmark that crashes is reported and the others still run (exit status 1 at the end); a
 missed target is a finding, printed and written to the results, not an error. Results:
-``bench/results/<name>.json`` and ``bench/results/README-table.md``.
+``bench/results/<name>.json`` and ``bench/README.md`` (written by ``bench/report.py``).
 """
 
 from __future__ import annotations
@@ -19,19 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import airflow_env, common
+from bench import airflow_env, common, report
 
 # name -> module; api_budget and orchestration come from the same runs of bench_backfill.
-BENCHMARKS: dict[str, str] = {
-    "write_path": "bench.bench_write_path",
-    "api_budget": "bench.bench_backfill",
-    "orchestration": "bench.bench_backfill",
-    "views": "bench.bench_views",
-    "refresh": "bench.bench_refresh",
-    "memory": "bench.bench_memory",
-    # Not one of the issue's six: the simulator's own throughput (the hook engineer's script).
-    "simulator": "bench.bench_simulator",
-}
+BENCHMARKS: dict[str, str] = report.MODULES
 NEEDS_AIRFLOW = {"api_budget", "orchestration", "memory"}
 # Modules that may be missing from a checkout (run when present).
 OPTIONAL = {"bench.bench_simulator"}
@@ -101,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
                 failed.append(label)
     finally:
         airflow_env.cleanup(workdir)
-    table = common.render_table(args.results_dir)
+    readme = report.write_readme(args.results_dir)
     common.say(f"\n[run_all] {len(plan) - len(failed)}/{len(plan)} ran in {time.perf_counter() - started_all:.0f} s")
-    common.say(f"[run_all] table: {table}")
-    common.say(table.read_text(encoding="utf-8"))
+    common.say(f"[run_all] results: {readme}")
+    common.say("\n".join(report.summary_table(report.load_results(args.results_dir))))
     if failed:
         common.say(f"[run_all] FAILED: {', '.join(failed)}")
         return 1

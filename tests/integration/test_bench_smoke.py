@@ -1,7 +1,7 @@
 """The benchmark scripts run: the write-path benchmark at its tiny size on a real PostgreSQL.
 
 No timing is asserted (a benchmark is not a timed test); what is checked is that every method
-wrote what it should, the figures and ratios are there, and the results table names them.
+wrote what it should, the figures and ratios are there, and the README of the results names them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import bench_write_path, common, run_all
+from bench import bench_write_path, common, report, run_all
 
 pytestmark = pytest.mark.integration
 
@@ -44,10 +44,11 @@ def test_write_path_benchmark_runs_at_tiny_size(pg_server, tmp_path: Path, monke
     assert target["met"] == (target["value"] >= 0.7)
     assert result["machine"]["postgresql"], "the machine facts name the PostgreSQL version"
 
-    table = (tmp_path / common.TABLE_FILE).read_text(encoding="utf-8")
-    assert "Write path" in table
-    assert "upsert_day / copy_day (first load)" in table
-    assert "Machine:" in table
+    readme = (tmp_path / report.README).read_text(encoding="utf-8")
+    assert "Write path" in readme
+    assert "upsert_day / copy_day (first load)" in readme
+    assert "## Machines" in readme
+    assert "**What it measures.** " + bench_write_path.__doc__.splitlines()[0] in readme
 
 
 def test_run_all_starts_the_backfill_benchmark_once_for_benchmarks_2_and_3(tmp_path: Path) -> None:
