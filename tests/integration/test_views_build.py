@@ -18,7 +18,7 @@ from argo_energy.warehouse import WarehouseError, apply_migrations, build_views,
 from argo_energy.warehouse.views import VIEW_FILES, view_name
 from tests.fixtures.seed_legacy import SEED_VIEWS_SQL
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.warehouse]
 log = logging.getLogger(__name__)
 
 VIEW_NAMES = [view_name(path) for path in VIEW_FILES]

@@ -30,7 +30,7 @@ from argo_energy.warehouse import (
     write_window,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.warehouse]
 
 SESSION_TZ = "-c TimeZone=Pacific/Auckland"
 Q = timedelta(minutes=15)

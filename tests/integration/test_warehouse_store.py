@@ -25,7 +25,7 @@ from argo_energy.warehouse import (
     write_window,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.warehouse]
 
 START = datetime(2024, 6, 3, 4, 0, tzinfo=UTC)  # local midnight in New York (EDT)
 END = START + timedelta(days=1)
