@@ -18,9 +18,12 @@ from eniscope_simulator.config import (
     load_config,
     scaled_config,
 )
-from eniscope_simulator.server import RequestRecord, Simulator, min_resolution
+from eniscope_simulator.limits import AccountCounters
+from eniscope_simulator.routes import min_resolution
+from eniscope_simulator.server import RequestRecord, Simulator
 
 __all__ = [
+    "AccountCounters",
     "FaultConfig",
     "RequestRecord",
     "Simulator",

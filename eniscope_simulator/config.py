@@ -34,6 +34,8 @@ class SiteConfig:
     virtual: int = 1  # virtual channels without metering data (always 500)
     base_kw: float = 18.0  # mean load scale of the largest meter, kW
     currency: str = "USD"
+    single_phase: int = 0  # single-phase grid-meter channels (after the three-phase ones)
+    tariff_per_kwh: float | None = None  # a tariff on every meter channel -> field ``cost`` (currency)
 
 
 @dataclass
@@ -78,6 +80,23 @@ class FaultConfig:
     late_hours: float = 0.0  # the last N hours before "now" are not available yet
     revision: int = 0  # >0: values of the last ``revision_hours`` are revised (deterministically)
     revision_hours: float = 72.0
+    # issue 16: per-account token bucket (account = API key + login); None = off
+    account_rps: float | None = None  # refill rate R, requests per second
+    account_burst: float = 1.0  # bucket size B (requests allowed back to back)
+    # issue 17: stalls. A target is a channel id (its readings) or a path prefix ("/organizations").
+    drip_targets: list[int | str] = field(default_factory=list)  # headers, then 1 byte per drip_seconds
+    drip_seconds: float = 1.0
+    hang_targets: list[int | str] = field(default_factory=list)  # accepted, never answered
+    stall_cap_seconds: float = 600.0  # a drip or hang ends (connection closed) after this long
+    # issue 19: (channel, phase) or (channel, phase, start, end): that phase's fields absent
+    phase_missing: list[tuple[Any, ...]] = field(default_factory=list)
+    # issue 20: the daily total of (channel, "YYYY-MM-DD" local day) is off by inconsistent_factor
+    inconsistent_days: list[tuple[int, str]] = field(default_factory=list)
+    inconsistent_factor: float = 1.03
+    # (channel|None, start, end, revised_at): data in [start, end) x source_revision_factor once
+    # the simulator clock reaches revised_at (reconciliation finds the changed past readings)
+    source_revisions: list[tuple[Any, ...]] = field(default_factory=list)
+    source_revision_factor: float = 1.05
 
     def reset(self) -> None:
         """Back to no faults at all."""
@@ -115,6 +134,7 @@ class SimulatorConfig:
     device_id_base: int = 41235
     meter_id_base: int = 31297
     channel_id_base: int = 59155
+    daily_zone: str = "channel"  # res=86400 days: "channel" (its timeZone, API.md §6/§9) or an IANA zone
     faults: FaultConfig = field(default_factory=FaultConfig)
 
 
@@ -123,15 +143,15 @@ def default_sites() -> list[SiteConfig]:
     return [
         SiteConfig(
             name="Wilson Center", timezone="America/New_York", country="US", city="Washington",
-            voltage=120.0, meters=6, base_kw=24.0, currency="USD",
+            voltage=120.0, meters=6, base_kw=24.0, currency="USD", tariff_per_kwh=0.16,
         ),
         SiteConfig(
             name="Bengaluru Tech Park", timezone="Asia/Kolkata", country="IN", city="Bengaluru",
-            voltage=230.0, meters=5, base_kw=30.0, currency="INR",
+            voltage=230.0, meters=5, base_kw=30.0, currency="INR", tariff_per_kwh=8.5,
         ),
         SiteConfig(
             name="London Office", timezone="Europe/London", country="GB", city="London",
-            voltage=230.0, meters=4, base_kw=12.0, currency="GBP",
+            voltage=230.0, meters=4, base_kw=12.0, currency="GBP", tariff_per_kwh=0.27,
         ),
     ]
 
@@ -186,8 +206,9 @@ def config_from_dict(data: dict[str, Any]) -> SimulatorConfig:
     faults = dict(faults)
     if "null_fields" in faults and faults["null_fields"] is not None:
         faults["null_fields"] = tuple(faults["null_fields"])
-    if "gaps" in faults:
-        faults["gaps"] = [tuple(g) for g in faults["gaps"]]
+    for key in ("gaps", "phase_missing", "inconsistent_days", "source_revisions"):
+        if key in faults:
+            faults[key] = [tuple(item) for item in faults[key]]
     config.faults = _from_dict(FaultConfig, faults, "faults")
     return config
 

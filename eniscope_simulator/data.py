@@ -1,21 +1,22 @@
-"""Deterministic synthetic readings and the data faults that alter them.
+"""Deterministic synthetic physics of one 15-minute slot, and how slots merge into buckets.
 
 The load of a meter is defined per 15-minute slot of the epoch (``ts // 900``) from the site's
 local calendar (weekday/weekend, business hours), a per-channel size and seeded noise, so every
-run, every process and every resolution agree. Coarser buckets aggregate slots (E summed, the
-rest averaged), finer ones add per-minute noise; E (Wh) is always P (W) x bucket hours.
+run, every process and every resolution agree. Slots carry primaries (P, S, V per phase; F; D);
+``derive`` computes Q, PF, I, In and the system values so P = P1+P2+P3, S >= |P|, PF = P/S and
+PFn = Pn/(Vn*In) hold exactly; merging averages primaries, sums counters (E, En, cost) and
+derives again. Buckets and data faults are in ``eniscope_simulator.readings``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from eniscope_simulator.config import FaultConfig
 from eniscope_simulator.model import ChannelDef
 
 SLOT = 900
@@ -80,189 +81,131 @@ def _uniforms(count: int, *key: int) -> list[float]:
     return out
 
 
-def slot_values(channel: ChannelDef, slot: int, seed: int, phases: bool = True) -> dict[str, float]:
-    """Fields of one 15-minute slot of a channel (raw API units: W, Wh, V, A, VAr...).
+# What slots carry and merging averages; every other electrical value is derived from them.
+PRIMARY = frozenset(
+    ["P", "S", "V", "F", "D", "P1", "P2", "P3", "S1", "S2", "S3", "V1", "V2", "V3", "T", "RH", "CO2", "VOC1"]
+)
+COUNTERS = frozenset(["E", "E1", "E2", "E3", "cost"])  # summed when buckets merge (API.md §4 "c")
+# Per phase: its codes and cos/sin of its angle 0, -120, +120 degrees (neutral = |sum of currents|).
+_PHASES = tuple(
+    (phase, f"P{phase}", f"S{phase}", f"V{phase}", f"Q{phase}", f"PF{phase}", f"I{phase}", cos_t, sin_t)
+    for phase, cos_t, sin_t in ((1, 1.0, 0.0), (2, -0.5, -math.sqrt(3) / 2), (3, -0.5, math.sqrt(3) / 2))
+)
 
-    Per-phase fields (P1, V2, ...) are computed only when ``phases`` is true (they cost half).
+
+def slot_values(channel: ChannelDef, slot: int, seed: int, missing_phase: int | None = None) -> dict[str, float]:
+    """A fresh copy of ``_slot_values`` (cached: a served record and its truth share slots)."""
+    key = (channel.channel_id, channel.kind, channel.phases, channel.base_kw, channel.voltage, channel.timezone)
+    return dict(_slot_values(key, slot, seed, missing_phase))
+
+
+@lru_cache(maxsize=131_072)
+def _slot_values(key: tuple[Any, ...], slot: int, seed: int, missing_phase: int | None) -> dict[str, float]:
+    """Every field of one 15-minute slot of a channel (raw API units: W, Wh, V, A, VAr, VA, Hz, %).
+
+    A three-phase meter draws P, PF and V per phase (P1+P2+P3 is the site-shaped load), a
+    single-phase one the system values; ``derive`` computes the rest. ``missing_phase`` drops
+    that phase (the fault ``phase_missing``): the system values then sum the phases present.
     """
+    channel_id, kind, phases, base_kw, nominal_v, timezone = key
     ts = slot * SLOT
-    occ = occupancy(ts, channel.timezone)
-    if channel.kind == "sensor":
-        n = _uniforms(4, seed, channel.channel_id, slot)
+    occ = occupancy(ts, timezone)
+    if kind == "sensor":
+        n = _uniforms(4, seed, channel_id, slot)
         return {
             "T": 19.5 + 3.0 * occ + 0.6 * n[0],
             "RH": 46.0 - 6.0 * occ + 4.0 * n[1],
             "CO2": 420.0 + 600.0 * occ + 40.0 * n[2],
             "VOC1": 80.0 + 150.0 * occ + 20.0 * n[3],
         }
-    n = _uniforms(13, seed, channel.channel_id, slot)
-    base_w = channel.base_kw * 1000.0
-    power = base_w * (0.28 + 0.72 * occ) * (1.0 + 0.06 * n[0])
+    n = _uniforms(14, seed, channel_id, slot)
+    power = base_kw * 1000.0 * (0.28 + 0.72 * occ) * (1.0 + 0.06 * n[0])
     pf = min(0.98, max(0.6, 0.74 + 0.2 * occ + 0.03 * n[1]))
-    voltage = channel.voltage * (1.0 + 0.012 * n[2])
-    values: dict[str, float] = {
-        "P": power,
-        "PF": pf,
-        "V": voltage,
-        "F": (60.0 if channel.voltage < 200 else 50.0) + 0.02 * n[3],
+    voltage = nominal_v * (1.0 + 0.012 * n[2])
+    values = {
+        "F": (60.0 if nominal_v < 200 else 50.0) + 0.02 * n[3],
+        # current THD: electronic loads at night distort more than a busy building's motors
+        "D": 8.0 + 14.0 * (1.0 - occ) + 2.0 * n[13],
     }
-    if phases:
-        for phase, share in enumerate(PHASE_SPLIT, start=1):
-            values[f"P{phase}"] = power * share * (1.0 + 0.03 * n[3 + phase])
-            values[f"V{phase}"] = voltage * (1.0 + 0.004 * n[6 + phase])
-            values[f"PF{phase}"] = min(0.99, max(0.55, pf + 0.01 * n[9 + phase]))
-    _derive(values)
+    if phases == 1:
+        values.update(P=power, S=power / pf, V=voltage)
+    else:
+        weights = [share * (1.0 + 0.03 * n[3 + phase]) for phase, share in enumerate(PHASE_SPLIT, start=1)]
+        total = sum(weights)
+        for (phase, p_key, s_key, v_key, *_rest), weight in zip(_PHASES, weights, strict=True):
+            if phase == missing_phase:
+                continue
+            phase_pf = min(0.98, max(0.6, pf + 0.01 * n[9 + phase]))
+            values[p_key] = power * weight / total
+            values[s_key] = values[p_key] / phase_pf
+            values[v_key] = voltage * (1.0 + 0.004 * n[6 + phase])
+    derive(values)
     return values
 
 
-def _derive(values: dict[str, float]) -> None:
-    """Q, S, I and neutral current from P, PF and V (three-phase, V line-to-neutral)."""
-    power, pf, voltage = values["P"], values["PF"], values["V"]
-    values["Q"] = power * math.tan(math.acos(max(-1.0, min(1.0, pf))))
-    values["S"] = power / pf if pf else 0.0
-    values["I"] = power / (3.0 * voltage * pf)
-    values["In"] = 0.08 * values["I"]
-    if "P1" not in values:
-        return
-    for phase in (1, 2, 3):
-        p, v, f = values[f"P{phase}"], values[f"V{phase}"], values[f"PF{phase}"]
-        values[f"I{phase}"] = p / (v * f)
-        values[f"Q{phase}"] = p * math.tan(math.acos(f))
+def derive(values: dict[str, float]) -> None:
+    """Q, S, PF, I (and per phase; neutral In) from P, S and V, so that the physics hold exactly.
 
-
-def bucket_values(
-    channel: ChannelDef, start: int, resolution: int, seed: int, phases: bool = True
-) -> dict[str, float]:
-    """Fields of the bucket ``[start, start + resolution)``: slot values weighted by overlap."""
-    end = start + resolution
-    weights: list[tuple[dict[str, float], int]] = []
-    slot = start // SLOT
-    while slot * SLOT < end:
-        lo, hi = max(start, slot * SLOT), min(end, (slot + 1) * SLOT)
-        weights.append((slot_values(channel, slot, seed, phases), hi - lo))
-        slot += 1
-    if len(weights) == 1:
-        merged = weights[0][0]  # a fresh dict per call: safe to modify below
-    else:
-        total = float(resolution)
-        merged = {key: sum(v[key] * w for v, w in weights) / total for key in weights[0][0]}
-    if resolution < SLOT and channel.kind == "meter":
-        wiggle = 1.0 + 0.02 * noise(seed, channel.channel_id, start // 60, 99)
-        for key in ("P", "P1", "P2", "P3"):
-            if key in merged:
-                merged[key] *= wiggle
-        _derive(merged)
-    if channel.kind == "meter":
-        hours = resolution / 3600.0
-        merged["E"] = merged["P"] * hours
-        if phases:
-            for phase in (1, 2, 3):
-                merged[f"E{phase}"] = merged[f"P{phase}"] * hours
-    return merged
-
-
-def _to_epoch(value: Any) -> int:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"gap bound {value!r} must be timezone-aware")
-        return int(value.timestamp())
-    return int(value)
-
-
-def in_explicit_gap(channel_id: int, ts: int, gaps: Iterable[Sequence[Any]]) -> bool:
-    """Whether ``ts`` falls in one of the ``(channel or None, start, end)`` gaps (half-open)."""
-    for gap in gaps:
-        gap_channel, lo, hi = gap[0], _to_epoch(gap[1]), _to_epoch(gap[2])
-        if (gap_channel is None or int(gap_channel) == channel_id) and lo <= ts < hi:
-            return True
-    return False
-
-
-def build_records(
-    channel: ChannelDef,
-    start: int,
-    end: int,
-    resolution: int,
-    fields: Sequence[str],
-    *,
-    now: int,
-    seed: int,
-    faults: FaultConfig,
-    installed: int,
-    missing_as_null: bool = False,
-    complete_only: bool = True,
-) -> list[dict[str, Any]]:
-    """The records ``GET /readings`` serves for ``[start, end)``: the grid ``start + k*res``.
-
-    Applies the data faults (gaps, nulls, negatives, late data, revisions, future buckets) but no
-    transport fault. A bucket is available once it has ended (``ts + res <= now``) and is not
-    among the last ``late_hours``; ``future_buckets`` lets that many buckets past ``now`` through.
+    Three-phase: P = sum Pn, S = sum Sn (arithmetic apparent power), Q = sum Qn with
+    Qn = sqrt(Sn^2 - Pn^2), PFn = Pn / Sn = Pn / (Vn * In), PF = P / S, V = mean Vn,
+    I = S / (phases * V) (about the mean phase current) and In = |sum of the phase current phasors|.
+    Single-phase: Q = sqrt(S^2 - P^2), PF = P / S, I = S / V. Sensors: nothing to derive.
     """
-    records: list[dict[str, Any]] = []
-    late_cutoff = now - int(faults.late_hours * 3600)
-    revision_from = now - int(faults.revision_hours * 3600)
-    future_limit = now + faults.future_buckets * resolution
-    phases = any(code[-1:] in ("1", "2", "3") for code in fields)
-    ts = start
-    while ts < end:
-        bucket_end = ts + resolution
-        ready = bucket_end <= now if complete_only else ts < now
-        if ts < installed:
-            ts += resolution
-            continue
-        if not ready:
-            if faults.future_buckets <= 0 or ts >= future_limit:
-                break
-        elif faults.late_hours > 0 and bucket_end > late_cutoff:
-            ts += resolution
-            continue
-        slot = ts // SLOT
-        gap = (faults.gap_rate > 0 and unit_random(seed, channel.channel_id, slot, 7001) < faults.gap_rate) or (
-            bool(faults.gaps) and in_explicit_gap(channel.channel_id, ts, faults.gaps)
-        )
-        if gap and not missing_as_null:
-            ts += resolution
-            continue
-        record: dict[str, Any] = {"ts": ts}
-        if gap:
-            record.update({code: None for code in fields})
-            records.append(record)
-            ts += resolution
-            continue
-        values = bucket_values(channel, ts, resolution, seed, phases)
-        if faults.revision > 0 and ts >= revision_from:
-            factor = 1.0 + 0.01 * faults.revision * (1.0 + noise(seed, channel.channel_id, slot, faults.revision))
-            for key in list(values):
-                if key[:1] in ("E", "P", "Q", "S", "I") and not key.startswith("PF"):
-                    values[key] *= factor
-        if faults.negative_rate > 0 and unit_random(seed, channel.channel_id, slot, 7003) < faults.negative_rate:
-            for key in list(values):
-                if key[:1] in ("E", "P") and not key.startswith("PF"):
-                    values[key] = -abs(values[key])
-        nulled = faults.null_rate > 0 and unit_random(seed, channel.channel_id, slot, 7002) < faults.null_rate
-        null_set = set(faults.null_fields) if faults.null_fields is not None else None
-        for code in fields:
-            if nulled and (null_set is None or code in null_set):
-                record[code] = None
-            else:
-                record[code] = values.get(code)
-        records.append(record)
-        ts += resolution
-    return records
+    present = [entry for entry in _PHASES if entry[1] in values]
+    if not present:
+        if "P" in values:
+            power, apparent = values["P"], values["S"]
+            values["Q"] = math.sqrt(max(apparent * apparent - power * power, 0.0))
+            values["PF"] = power / apparent
+            values["I"] = apparent / values["V"]
+        return
+    power = apparent = reactive = volts = x = y = 0.0
+    for _phase, p_key, s_key, v_key, q_key, pf_key, i_key, cos_t, sin_t in present:
+        p, s, v = values[p_key], values[s_key], values[v_key]
+        q = math.sqrt(max(s * s - p * p, 0.0))
+        current = s / v
+        values[q_key], values[pf_key], values[i_key] = q, p / s, current
+        # lagging current: angle theta - phi with cos(phi) = p/s, sin(phi) = q/s
+        x += current * (cos_t * p + sin_t * q) / s
+        y += current * (sin_t * p - cos_t * q) / s
+        power, apparent, reactive, volts = power + p, apparent + s, reactive + q, volts + v
+    volts /= len(present)
+    values.update(P=power, S=apparent, Q=reactive, V=volts, PF=power / apparent,
+                  I=apparent / (len(present) * volts), In=math.hypot(x, y))
 
 
-def total_record(records: list[dict[str, Any]], fields: Sequence[str], start: int) -> dict[str, Any]:
-    """``action=total``: counters (E*) summed, everything else averaged; one record at ``start``."""
-    out: dict[str, Any] = {"ts": start}
-    for code in fields:
-        numbers = [r[code] for r in records if r.get(code) is not None]
-        if not numbers:
-            out[code] = None
-        elif code.startswith("E"):
-            out[code] = sum(numbers)
-        else:
-            out[code] = sum(numbers) / len(numbers)
-    return out
+_ENERGY = (("P", "E"), ("P1", "E1"), ("P2", "E2"), ("P3", "E3"))
+
+
+def add_counters(values: dict[str, float], seconds: int, tariff: float | None) -> None:
+    """E, E1..E3 (Wh) = power x hours and ``cost`` = kWh x tariff, for a span of ``seconds``."""
+    hours = seconds / 3600.0
+    for power, energy in _ENERGY:
+        if power in values:
+            values[energy] = values[power] * hours
+    if tariff is not None and "E" in values:
+        values["cost"] = values["E"] / 1000.0 * tariff
+
+
+def merge(parts: Sequence[tuple[dict[str, Any], int]]) -> dict[str, Any]:
+    """One bucket from parts ``(values, seconds)``: counters summed, primaries time-weighted, rest derived.
+
+    A key absent (or None) in a part is averaged or summed over the parts that have it, so a
+    phase missing for part of a bucket still gives that phase's energy of the time it reported.
+    """
+    sums: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for values, seconds in parts:
+        for key, value in values.items():
+            if value is None or (key not in PRIMARY and key not in COUNTERS):
+                continue
+            weight = 1.0 if key in COUNTERS else float(seconds)
+            sums[key] = sums.get(key, 0.0) + value * weight
+            weights[key] = weights.get(key, 0.0) + weight
+    merged = {key: sums[key] if key in COUNTERS else sums[key] / weights[key] for key in sums}
+    if "P1" in merged or ("P" in merged and "S" in merged):
+        derive(merged)
+    return merged
 
 
 def now_epoch(now: datetime | None) -> int:

@@ -15,21 +15,27 @@ LINK_BASE = "https://core.eniscope.com/v1/1"
 REGISTERED = 1714521600  # 2024-05-01, licence start shown on devices
 EXPIRES = 1893456000  # 2030-01-01
 
-METER_FIELDS = frozenset(
-    ["E", "E1", "E2", "E3", "P", "P1", "P2", "P3", "V", "V1", "V2", "V3", "I", "I1", "I2", "I3",
-     "PF", "PF1", "PF2", "PF3", "Q", "Q1", "Q2", "Q3", "S", "F", "In"]
+PHASE_CODES = ("E", "P", "V", "I", "PF", "Q")  # per-phase families served as E1..E3 etc.
+SINGLE_PHASE_FIELDS = frozenset(["E", "P", "V", "I", "PF", "Q", "S", "F", "D"])
+METER_FIELDS = SINGLE_PHASE_FIELDS | frozenset(
+    ["In"] + [f"{code}{phase}" for code in PHASE_CODES for phase in (1, 2, 3)]
 )
 SENSOR_FIELDS = frozenset(["T", "RH", "CO2", "VOC1"])
 # Every code of the API field table the sensor check looks at: asking a sensor for one -> 500.
-ELECTRICAL_CODES = METER_FIELDS | frozenset(["Ex", "RE", "AE", "Pmax", "Imax", "Vmax", "U", "D", "C"])
+ELECTRICAL_CODES = METER_FIELDS | frozenset(["Ex", "RE", "AE", "Pmax", "Imax", "Vmax", "U", "C", "cost"])
 UNITS = {
     "E": "Wh", "P": "W", "Q": "VAr", "S": "VA", "V": "V", "I": "A", "In": "A", "PF": "", "F": "Hz",
-    "T": "°C", "RH": "%", "CO2": "ppm", "VOC1": "ppb",
+    "D": "%", "T": "°C", "RH": "%", "CO2": "ppm", "VOC1": "ppb",
 }
 
 
-def unit_of(code: str) -> str:
-    """Unit of a field code (phase codes share the unit of their system code)."""
+def unit_of(code: str, currency: str = "") -> str:
+    """Unit of a field code (phase codes share their system code's; ``cost`` is in ``currency``).
+
+    The unit of ``cost`` is not documented (API.md §4: "currency = org currencyCode", INFERRED).
+    """
+    if code == "cost":
+        return currency
     return UNITS.get(code) or UNITS.get(code.rstrip("123"), "")
 
 
@@ -59,10 +65,17 @@ class ChannelDef:
     base_kw: float
     index: int  # position within its site (shapes the load)
     obj: dict[str, Any] = field(default_factory=dict)
+    phases: int = 3  # 3 or 1 (meters only)
+    tariff: float | None = None  # price per kWh: the channel serves ``cost``
+    currency: str = "USD"
 
     @property
     def fields(self) -> frozenset[str]:
-        return {"meter": METER_FIELDS, "sensor": SENSOR_FIELDS}.get(self.kind, frozenset())
+        """The codes the channel reports (``OPTIONS /readings/{id}``); anything else is absent."""
+        if self.kind != "meter":
+            return SENSOR_FIELDS if self.kind == "sensor" else frozenset()
+        codes = METER_FIELDS if self.phases == 3 else SINGLE_PHASE_FIELDS
+        return codes | {"cost"} if self.tariff is not None else codes
 
 
 class World:
@@ -144,10 +157,12 @@ class World:
                 gateway_id, None, org_id, site, sort, f"{prefix}0000", "Hybrid 8 gateway",
                 type_id="20", type_code="EH_8", type_name="Eniscope Hybrid 8", metering=False,
             )
-            kinds = ["meter"] * site.meters + ["sensor"] * site.sensors + ["virtual"] * site.virtual
+            kinds = (["meter"] * (site.meters + site.single_phase) + ["sensor"] * site.sensors
+                     + ["virtual"] * site.virtual)
             counters = {"meter": 0, "sensor": 0, "virtual": 0}
             for position, kind in enumerate(kinds):
                 counters[kind] += 1
+                phases = 1 if kind == "meter" and counters[kind] > site.meters else 3
                 number = counters[kind]
                 device_id, meter_id, channel_id = next_device, next_meter, next_channel
                 next_device += 1
@@ -171,31 +186,37 @@ class World:
                     device_id, gateway_id, org_id, site, sort, uuid, name,
                     type_id="20" if kind == "meter" else ("31" if kind == "sensor" else "5"),
                     type_code={"meter": "EM_8", "sensor": "AIR_1", "virtual": "VM_1"}[kind],
-                    type_name=type_name, metering=kind != "sensor",
+                    type_name=type_name, metering=kind != "sensor", phases=phases,
                 )
                 if kind != "sensor":
                     next_meter += 1
                     self.meters[meter_id] = self._meter_obj(
                         device_id, gateway_id, org_id, site, sort, uuid, name, meter_id, data_type
                     )
+                    self.meters[meter_id]["channels"] = str(phases)
+                tariff = site.tariff_per_kwh if kind == "meter" else None
                 obj = self._channel_obj(
                     channel_id, channel_name, device_id, org_id, site, sort, uuid, name,
                     meter_id if kind != "sensor" else None, data_type, type_name,
                 )
+                if tariff is not None:
+                    obj.update(tariffId=str(900 + org_id % 100), costEnabled=True)
                 self.channels[channel_id] = ChannelDef(
                     channel_id=channel_id, name=channel_name, kind=kind, org_id=org_id,
                     device_id=device_id, uuid=uuid, timezone=site.timezone, voltage=site.voltage,
                     # meters of one site differ in size: the first is the largest
                     base_kw=site.base_kw * (1.0 - 0.12 * min(position, 6)), index=position, obj=obj,
+                    phases=phases, tariff=tariff, currency=site.currency,
                 )
 
     def _device_obj(self, device_id: int, parent: int | None, org_id: int, site: SiteConfig, sort: str,
                     uuid: str, name: str, *, type_id: str, type_code: str, type_name: str,
-                    metering: bool) -> dict[str, Any]:
+                    metering: bool, phases: int = 3) -> dict[str, Any]:
         return {
             "deviceId": str(device_id), "links": {"self": f"{LINK_BASE}/devices/{device_id}"},
             "deviceTypeId": type_id, "deviceTypeCode": type_code, "deviceTypeName": type_name,
-            "meteringPoint": "1" if metering else "0", "singlePhaseEnabled": "0",
+            "meteringPoint": "1" if metering else "0",
+            "singlePhaseEnabled": "1" if phases == 1 else "0",
             "timeZone": site.timezone, "uuId": uuid,
             "parentId": None if parent is None else str(parent), "organizationId": str(org_id),
             "deviceName": name, "registered": str(REGISTERED), "dataPlan": "12",

@@ -1,14 +1,22 @@
-"""The simulator's HTTP server: auth, routing, paging, readings envelopes and transport faults.
+"""The simulator: auth, transport faults, the request log and test helpers (truth, counters).
 
-Implements API.md §9 with the standard library only (``ThreadingHTTPServer``, HTTP/1.1
-keep-alive). ``Simulator`` runs it in a background thread for tests and as a command for the demo.
+Implements API.md §9 with the standard library only; routing is in ``routes``, readings in
+``readings``, the threaded HTTP server (one thread per connection, so a dripping or hanging
+response never blocks another request) in ``transport``. ``Simulator`` runs it in a background
+thread for tests and as a command for the demo.
+
+Transport faults (``sim.faults``, all off by default): ``rate_limit_next``, ``budget_rps`` (one
+budget for everybody), ``account_rps``/``account_burst`` (a token bucket per account, counted in
+``sim.account_counters``), ``error_next``, ``slow_next``, ``delay_seconds``, ``malformed_next``,
+``truncated_next``, ``token_max_uses``, ``drip_targets`` (headers, then one body byte every
+``drip_seconds``) and ``hang_targets`` (never answered; logged with status 0), both ended after
+``stall_cap_seconds`` or when the client hangs up.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 import hashlib
 import json
 import logging
@@ -18,35 +26,21 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
-from eniscope_simulator.config import FaultConfig, SimulatorConfig
-from eniscope_simulator.data import build_records, now_epoch, total_record
-from eniscope_simulator.model import ELECTRICAL_CODES, ChannelDef, World, unit_of
+from eniscope_simulator.config import SimulatorConfig
+from eniscope_simulator.limits import AccountCounters, AccountLimiter
+from eniscope_simulator.model import World, unit_of
+from eniscope_simulator.readings import build_records
+from eniscope_simulator.routes import Reply, Routes
+from eniscope_simulator.transport import Raw, Server, path_segments
 
 log = logging.getLogger(__name__)
 
-ALLOWED_RES = (60, 900, 1800, 3600, 86400)
 SECRET_HEADERS = {"x-eniscope-api", "authorization", "x-eniscope-token", "cookie"}
-PREFIXES = ("/v1/1", "/v1")
-DEFAULT_INSTALLED = datetime(2024, 1, 1, tzinfo=UTC)
 MAX_TOKENS = 10_000  # sessions kept; a client sending Basic on every request creates one each time
-
-
-def min_resolution(window_seconds: int) -> int:
-    """Finest resolution served for a window (API.md §9; only "60 over 7 d -> 1800" is known)."""
-    day = 86400
-    if window_seconds <= day:
-        return 60
-    if window_seconds <= 7 * day:
-        return 1800
-    if window_seconds <= 31 * day:
-        return 3600
-    return 86400
 
 
 @dataclass(frozen=True)
@@ -60,6 +54,7 @@ class RequestRecord:
     headers: dict[str, str]
     auth: str  # "basic" | "token" | "none"
     at: float = field(default_factory=time.time)
+    account: str | None = None  # login of an authenticated request (the rate limit's account)
 
 
 @dataclass
@@ -77,17 +72,7 @@ class _Token:
     uses: int = 0
 
 
-class _Reply(Exception):
-    """Internal: stop handling and send this response."""
-
-    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
-class Simulator:
+class Simulator(Routes):
     """A faithful local Eniscope Core API. Start with ``start()``; also a context manager."""
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
@@ -99,8 +84,9 @@ class Simulator:
         self._tokens: dict[str, _Token] = {}
         self._recent: deque[float] = deque()
         self._requests: list[RequestRecord] = []
+        self._limiter = AccountLimiter()
         self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
         self._users = self._make_users()
@@ -112,8 +98,7 @@ class Simulator:
         if self._server is not None:
             raise RuntimeError("simulator already started")
         self._stop.clear()
-        server = _Server((host, port), _Handler)
-        server.sim = self
+        server = Server((host, port), self)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="eniscope-sim", daemon=True)
         self._thread.start()
@@ -145,10 +130,6 @@ class Simulator:
     # ------------------------------------------------------------------ test helpers
 
     @property
-    def faults(self) -> FaultConfig:
-        return self.config.faults
-
-    @property
     def requests(self) -> list[RequestRecord]:
         """Requests received so far (a copy)."""
         with self._lock:
@@ -163,10 +144,6 @@ class Simulator:
         with self._lock:
             for token in self._tokens.values():
                 token.last_used = -1e12
-
-    def now(self) -> datetime:
-        """The simulator clock (``config.now`` or real UTC time)."""
-        return self.config.now or datetime.now(UTC)
 
     def set_now(self, moment: datetime | None) -> None:
         if moment is not None and moment.tzinfo is None:
@@ -210,12 +187,26 @@ class Simulator:
             return []
         with self._lock:
             return build_records(
-                channel, int(start.timestamp()), int(end.timestamp()), resolution, served,
-                now=now_epoch(self.config.now), seed=self.config.seed, faults=self.faults,
-                installed=int((self.config.installed or DEFAULT_INSTALLED).timestamp()),
-                missing_as_null=self.config.missing_as_null,
-                complete_only=self.config.complete_buckets_only,
+                self.source(channel_id), int(start.timestamp()), int(end.timestamp()), resolution, served,
+                missing_as_null=self.config.missing_as_null, complete_only=self.config.complete_buckets_only,
             )
+
+    def fields_of(self, channel_id: int) -> list[str]:
+        """The codes a channel reports (what ``OPTIONS /readings/{id}`` lists), for ``ground_truth``."""
+        return sorted(self.world.channels[channel_id].fields)
+
+    @property
+    def account_counters(self) -> dict[str, AccountCounters]:
+        """Requests, answered requests and 429s of the per-account rate limit, by login (a copy).
+
+        Every authenticated request in the fault ``scope`` counts, also while ``account_rps`` is
+        off; overshoot = ``answered`` beyond ``account_burst + account_rps * seconds``.
+        """
+        return self._limiter.counters()
+
+    def reset_account_counters(self) -> None:
+        """Zero the counters and refill every account's bucket."""
+        self._limiter.reset()
 
     def ground_truth_readings(
         self, channel_id: int, start: datetime, end: datetime, resolution: int = 900
@@ -248,34 +239,34 @@ class Simulator:
     def _authenticate(self, headers: Any) -> tuple[_User, str, str | None]:
         """(user, auth kind, new token) or ``_Reply`` 401/403/419 (API.md §9 Auth)."""
         if headers.get("X-Eniscope-API") != self.config.api_key:
-            raise _Reply(403, self.config.forbidden_body or None)
+            raise Reply(403, self.config.forbidden_body or None)
         token_value = headers.get("X-Eniscope-Token")
         if token_value:
             with self._lock:
                 token = self._tokens.get(token_value)
                 if token is None:
-                    raise _Reply(401, {"message": "Unauthorised"})
+                    raise Reply(401, {"message": "Unauthorised"})
                 clock = time.monotonic()
                 max_uses = self.faults.token_max_uses
                 if clock - token.last_used > self.config.token_ttl_seconds or (
                     max_uses is not None and token.uses >= max_uses
                 ):
                     del self._tokens[token_value]
-                    raise _Reply(419, {"message": "Session expired"})
+                    raise Reply(419, {"message": "Session expired"})
                 token.uses += 1
                 token.last_used = clock
             return token.user, "token", token_value if self.config.token_on_token_auth else None
         authorization = headers.get("Authorization") or ""
         if not authorization.startswith("Basic "):
-            raise _Reply(401, {"message": "Unauthorised"})
+            raise Reply(401, {"message": "Unauthorised"})
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise _Reply(401, {"message": "Unauthorised"}) from None
+            raise Reply(401, {"message": "Unauthorised"}) from None
         email_address, _, md5 = decoded.partition(":")
         user = self._users.get(email_address.lower())
         if user is None or not secrets.compare_digest(user.md5, md5.lower()):
-            raise _Reply(401, {"message": "Unauthorised"})
+            raise Reply(401, {"message": "Unauthorised"})
         new_token = secrets.token_hex(20)
         with self._lock:
             if len(self._tokens) >= MAX_TOKENS:
@@ -329,10 +320,10 @@ class Simulator:
         retry = self.faults.retry_after
         headers = {} if retry is None else {"Retry-After": f"{retry:g}"}
         if self._take("rate_limit_next") or self._over_budget():
-            raise _Reply(429, {"message": "Too Many Requests"}, headers)
+            raise Reply(429, {"message": "Too Many Requests"}, headers)
         if self._take("error_next"):
             status = self.faults.error_status
-            raise _Reply(status, {"message": "Service Unavailable" if status == 503 else "Server Error"})
+            raise Reply(status, {"message": "Service Unavailable" if status == 503 else "Server Error"})
 
     # ------------------------------------------------------------------ routing
 
@@ -340,295 +331,73 @@ class Simulator:
         """Answer one request: (status, body, headers, auth kind). Records it."""
         parts = urlsplit(raw_path)
         query = parse_qs(parts.query, keep_blank_values=True)
-        path = parts.path.rstrip("/") or "/"
-        for prefix in PREFIXES:
-            if path == prefix or path.startswith(prefix + "/"):
-                path = path[len(prefix):] or "/"
-                break
-        segments = [s for s in path.split("/") if s]
+        segments = path_segments(parts.path)
         # What the client presented (also recorded when it is refused).
         auth = "token" if headers.get("X-Eniscope-Token") else (
             "basic" if headers.get("Authorization") else "none")
+        account = None
         try:
             self._transport_faults(segments[0] if segments else "")
             user, auth, token = self._authenticate(headers)
+            account = user.email
+            self._account_limit(account, segments[0] if segments else "")
             extra = {"X-Eniscope-Token": token} if token else {}
             status, body = self._route(method, segments, query, user)
-            return self._finish(method, parts.path, query, status, body, extra, headers, auth, segments)
-        except _Reply as reply:
+            return self._finish(method, parts.path, query, status, body, extra, headers, auth, segments,
+                                account)
+        except Reply as reply:
             return self._finish(method, parts.path, query, reply.status, reply.body, reply.headers,
-                                headers, auth, segments)
+                                headers, auth, segments, account)
+
+    def _account_limit(self, account: str, resource: str) -> None:
+        """The per-account token bucket (``limits``); the simulator has one API key, so the login
+        identifies the account (API key + login)."""
+        if self.faults.scope == "readings" and resource != "readings":
+            return
+        retry = self._limiter.take(account, self.faults.account_rps, self.faults.account_burst)
+        if retry is not None:
+            raise Reply(429, {"message": "Too Many Requests"}, {"Retry-After": str(retry)})
+
+    def stall_for(self, method: str, raw_path: str) -> tuple[str, float] | None:
+        """``("hang", cap)`` or ``("drip", seconds per byte)`` if the request matches a stall fault.
+
+        A target is a channel id (matches ``/readings/{id}``) or a path prefix such as
+        ``"/organizations"`` (compared without the ``/v1``/``/v1/1`` prefix).
+        """
+        path = "/" + "/".join(path_segments(urlsplit(raw_path).path))
+
+        def matches(targets: list[int | str]) -> bool:
+            return any(path == f"/readings/{t}" if isinstance(t, int) else path.startswith(str(t))
+                       for t in targets)
+
+        if matches(self.faults.hang_targets):
+            return "hang", self.faults.stall_cap_seconds
+        if matches(self.faults.drip_targets):
+            return "drip", self.faults.drip_seconds
+        return None
+
+    def record_unanswered(self, method: str, raw_path: str, headers: Any) -> None:
+        """Log a hung request (status 0: it is never answered)."""
+        parts = urlsplit(raw_path)
+        self._finish(method, parts.path, parse_qs(parts.query, keep_blank_values=True), 0, None, {}, headers,
+                     "token" if headers.get("X-Eniscope-Token") else "basic", [], None)
+
+    def wait_stopped(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True if the simulator is stopping."""
+        return self._stop.wait(seconds)
 
     def _finish(self, method: str, path: str, query: dict[str, list[str]], status: int, body: Any,
-                extra: dict[str, str], headers: Any, auth: str,
-                segments: list[str]) -> tuple[int, Any, dict[str, str], str]:
+                extra: dict[str, str], headers: Any, auth: str, segments: list[str],
+                account: str | None = None) -> tuple[int, Any, dict[str, str], str]:
         if status == 200 and segments[:1] == ["readings"] and method == "GET":
             if self._take("malformed_next"):
                 text = json.dumps(body)
-                body = _Raw(text.replace('"records": [', '"records": [,', 1) if '"records": [' in text
+                body = Raw(text.replace('"records": [', '"records": [,', 1) if '"records": [' in text
                             else text[:-1])
             elif self._take("truncated_next"):
                 text = json.dumps(body)
-                body = _Raw(text[: len(text) // 2])
+                body = Raw(text[: len(text) // 2])
         shown = {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
         with self._lock:
-            self._requests.append(RequestRecord(method, path, query, status, shown, auth))
+            self._requests.append(RequestRecord(method, path, query, status, shown, auth, account=account))
         return status, body, extra, auth
-
-    def _route(self, method: str, segments: list[str], query: dict[str, list[str]],
-               user: _User) -> tuple[int, Any]:
-        visible = self.world.subtree(user.org_id)
-        if method == "OPTIONS" and len(segments) == 2 and segments[0] == "readings":
-            channel = self._channel(segments[1], visible)
-            return 200, {"filters": {"fields": sorted(channel.fields)}}
-        if method != "GET":
-            raise _Reply(405, {"message": "Method Not Allowed"})
-        if not segments:
-            root = self.world.orgs[user.org_id]
-            return 200, {
-                "accountId": str(user.account_id), "accountName": user.email.split("@")[0],
-                "emailAddress": user.email, "organizationId": str(root.org_id),
-                "organizationName": root.name, "status": "1",
-                "links": {"self": "https://core.eniscope.com/v1/1/accounts/" + str(user.account_id)},
-            }
-        resource, rest = segments[0], segments[1:]
-        if resource == "organizations":
-            return self._organizations(rest, query, visible)
-        if resource == "devices":
-            items = [d for d in self.world.devices.values() if int(d["organizationId"]) in visible]
-            return self._collection("devices", items, rest, query, "deviceId",
-                                    {"organization": "organizationId", "uuid": "uuId",
-                                     "deviceTypeId": "deviceTypeId", "device": "deviceId"})
-        if resource == "meters":
-            items = [m for m in self.world.meters.values() if int(m["organizationId"]) in visible]
-            return self._collection("meters", items, rest, query, "meterId",
-                                    {"organization": "organizationId", "uuid": "uuId", "device": "deviceId"})
-        if resource == "channels":
-            items = [c.obj for c in self.world.channels.values() if c.org_id in visible]
-            return self._collection("channels", items, rest, query, "dataChannelId",
-                                    {"organization": "organizationId", "deviceId": "deviceId",
-                                     "device": "deviceId", "uuid": "uuId", "name": "channelName"})
-        if resource == "readings" and len(rest) == 1:
-            return self._readings(rest[0], query, visible)
-        if resource == "fields" and len(rest) <= 1:
-            type_id = rest[0] if rest else None
-            kinds = {"20": "meter", "31": "sensor"}
-            codes = set()
-            for channel in self.world.channels.values():
-                if type_id is None or kinds.get(type_id) == channel.kind:
-                    codes |= channel.fields
-            return 200, {"fields": sorted(codes)}
-        raise _Reply(404, {"message": "Not Found"})
-
-    def _organizations(self, rest: list[str], query: dict[str, list[str]], visible: set[int]) -> tuple[int, Any]:
-        orgs = [o for o in self.world.orgs.values() if o.org_id in visible]
-        if not rest:
-            items = [o.obj for o in orgs]
-            return self._collection("organizations", items, [], query, "organizationId",
-                                    {"id": "organizationId", "name": "organizationName", "parent": "parentId"})
-        org = self._org(rest[0], visible)
-        if len(rest) == 1:
-            return 200, org.obj
-        sub = self.world.subtree(org.org_id)
-        collections = {
-            "channels": [c.obj for c in self.world.channels.values() if c.org_id == org.org_id],
-            "devices": [d for d in self.world.devices.values() if int(d["organizationId"]) == org.org_id],
-            "meters": [m for m in self.world.meters.values() if int(m["organizationId"]) == org.org_id],
-            "metersbelow": [m for m in self.world.meters.values() if int(m["organizationId"]) in sub],
-        }
-        if len(rest) == 2 and rest[1] in collections:
-            return 200, {**org.obj, rest[1]: collections[rest[1]]}
-        raise _Reply(404, {"message": "Not Found"})
-
-    def _org(self, raw: str, visible: set[int]) -> Any:
-        return self._visible(self.world.orgs, raw, visible, lambda org: org.org_id)
-
-    def _visible(self, table: dict[int, Any], raw: str, visible: set[int], org_of: Any) -> Any:
-        """``table[int(raw)]``: 404 if unknown, 403 if outside the user's organisation tree."""
-        try:
-            item = table[int(raw)]
-        except (ValueError, KeyError):
-            raise _Reply(404, {"message": "Not Found"}) from None
-        if org_of(item) not in visible:
-            raise _Reply(403, self.config.forbidden_body or None)
-        return item
-
-    def _collection(self, key: str, items: list[dict[str, Any]], rest: list[str],
-                    query: dict[str, list[str]], id_key: str,
-                    filters: dict[str, str]) -> tuple[int, Any]:
-        if rest:
-            if len(rest) == 1:
-                for item in items:
-                    if str(item.get(id_key)) == rest[0]:
-                        return 200, item
-            raise _Reply(404, {"message": "Not Found"})
-        for param, attr in filters.items():
-            wanted = query.get(param)
-            if not wanted:
-                continue
-            if param == "organization" and self.config.organization_filter_descendants:
-                orgs = set()
-                for value in wanted:
-                    if value.isdigit():
-                        orgs |= {str(o) for o in self.world.subtree(int(value))}
-                items = [i for i in items if str(i.get(attr)) in orgs]
-            else:
-                lowered = {w.lower() for w in wanted}
-                items = [i for i in items if str(i.get(attr)).lower() in lowered]
-        return 200, self._page(key, items, query)
-
-    def _page(self, key: str, items: list[dict[str, Any]], query: dict[str, list[str]]) -> dict[str, Any]:
-        try:
-            limit = int(query.get("limit", [self.config.default_page_size])[-1])
-            page = int(query.get("page", ["1"])[-1])
-        except ValueError:
-            raise _Reply(400, {"message": "Invalid Parameter"}) from None
-        if limit < 0 or page < 1:
-            raise _Reply(400, {"message": "Invalid Parameter"})
-        total = len(items)
-        if limit == 0:
-            return {key: items, "meta": {"currentPage": 1, "recordsPerPage": total,
-                                         "recordCount": total, "pageCount": 0}}
-        if limit > self.config.max_page_size:
-            if not self.config.clamp_limit:
-                raise _Reply(400, {"message": "Invalid Parameter"})
-            limit = self.config.max_page_size
-        pages = (total + limit - 1) // limit
-        chunk = items[(page - 1) * limit: page * limit]
-        return {key: chunk, "meta": {"currentPage": page, "recordsPerPage": limit,
-                                     "recordCount": total, "pageCount": pages}}
-
-    def _channel(self, raw: str, visible: set[int]) -> ChannelDef:
-        return self._visible(self.world.channels, raw, visible, lambda channel: channel.org_id)
-
-    def _readings(self, raw: str, query: dict[str, list[str]], visible: set[int]) -> tuple[int, Any]:
-        channel = self._channel(raw, visible)
-        invalid = _Reply(500, {"message": "Invalid Parameter"})
-        if channel.kind == "virtual":
-            raise invalid
-        requested = [f for f in query.get("fields[]", []) + query.get("fields", []) if f and f != "ts"]
-        if not requested:
-            raise invalid
-        if channel.kind == "sensor" and any(code in ELECTRICAL_CODES for code in requested):
-            raise invalid
-        served = [code for code in dict.fromkeys(requested) if code in channel.fields]
-        start, end = self._daterange(query, channel)
-        if start >= end:
-            raise _Reply(400, {"message": "The start time must be before the end time"})
-        res_raw = (query.get("res") or ["auto"])[-1]
-        floor = min_resolution(end - start)
-        if res_raw == "auto":
-            resolution = floor
-        else:
-            try:
-                asked = int(res_raw)
-            except ValueError:
-                raise _Reply(400, {"message": "Invalid Parameter"}) from None
-            if asked not in ALLOWED_RES:
-                raise _Reply(400, {"message": "Invalid Parameter"})
-            resolution = max(asked, floor)
-        action = (query.get("action") or ["summarize"])[-1]
-        if action not in ("summarize", "summarise", "total"):
-            raise _Reply(400, {"message": "Invalid Parameter"})
-        records = build_records(
-            channel, start, end, resolution, served, now=now_epoch(self.config.now),
-            seed=self.config.seed, faults=self.faults,
-            installed=int((self.config.installed or DEFAULT_INSTALLED).timestamp()),
-            missing_as_null=self.config.missing_as_null,
-            complete_only=self.config.complete_buckets_only,
-        )
-        if action == "total":
-            records = [total_record(records, served, start)] if records else []
-        units = {"ts": "Unix Time", **{code: unit_of(code) for code in served}}
-        return 200, {
-            "uuid": channel.uuid, "name": channel.name, "channel": channel.channel_id,
-            "organization": channel.org_id, "timeZone": channel.timezone, "from": start, "to": end,
-            "resolution": resolution, "action": "summarize" if action != "total" else "total",
-            "units": units, "recordCount": len(records), "records": records, "operatingHours": {},
-        }
-
-    def _daterange(self, query: dict[str, list[str]], channel: ChannelDef) -> tuple[int, int]:
-        values = query.get("daterange[]", [])
-        zone = ZoneInfo(channel.timezone)
-        if len(values) == 2:
-            return self._instant(values[0], zone), self._instant(values[1], zone)
-        if values:
-            raise _Reply(400, {"message": "Invalid Parameter"})
-        named = (query.get("daterange") or ["today"])[-1]
-        today = self.now().astimezone(zone).date()
-        spans = {"today": (0, 1), "yesterday": (-1, 0), "daybefore": (-2, -1), "7days": (-6, 1),
-                 "previous7days": (-7, 0), "28days": (-27, 1), "30days": (-29, 1)}
-        if named not in spans:
-            raise _Reply(400, {"message": "Invalid Parameter"})
-        lo, hi = spans[named]
-        return (self._midnight(today + timedelta(days=lo), zone), self._midnight(today + timedelta(days=hi), zone))
-
-    @staticmethod
-    def _midnight(day: Any, zone: ZoneInfo) -> int:
-        return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
-
-    def _instant(self, raw: str, zone: ZoneInfo) -> int:
-        if raw.lstrip("-").isdigit():
-            return int(raw)
-        try:
-            day = datetime.strptime(raw, "%Y-%m-%d").date()  # noqa: DTZ007 - a date, zone applied next
-        except ValueError:
-            raise _Reply(400, {"message": "Invalid Parameter"}) from None
-        return self._midnight(day, zone)
-
-
-class _Raw(str):
-    """A body sent verbatim (faulty JSON)."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
-    sim: Simulator
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that time out and hang up are expected (timeout tests); anything else is logged.
-        import sys
-
-        exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError):
-            return
-        log.exception("simulator error for %s", client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body are separate writes: with Nagle on, delayed ACKs add ~40 ms per response.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def _serve(self) -> None:
-        sim = self.server.sim
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        status, body, extra, _auth = sim.handle(self.command, self.path, self.headers)
-        if body is None:
-            payload = b""
-        elif isinstance(body, _Raw):
-            payload = str(body).encode("utf-8")
-        else:
-            payload = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", sim.config.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Date", email.utils.formatdate(usegmt=True))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_GET = do_OPTIONS = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("simulator: " + format, *args)
-
-    def version_string(self) -> str:
-        return "eniscope-simulator"
