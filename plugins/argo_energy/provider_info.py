@@ -10,7 +10,16 @@ from __future__ import annotations
 
 _OPTIONAL_NUMBERS = {
     "connect_timeout": ("Connect timeout (s)", "Seconds to wait for a TCP connection. Default 10."),
-    "read_timeout": ("Read timeout (s)", "Seconds to wait for a response. Default 60."),
+    "read_timeout": ("Read timeout (s)", "Seconds the server may stay silent during one socket read. Default 60."),
+    "request_deadline": (
+        "Request deadline (s)",
+        "Wall-clock limit of one whole request, body included; a slower answer counts as a timeout "
+        "and is retried. Default 120.",
+    ),
+    "max_response_mb": (
+        "Max response size (MiB)",
+        "Larger answers are refused as malformed after reading at most this much. Default 20.",
+    ),
     "max_retries": ("Max retries", "Retries after the first attempt for timeouts, 429 and 5xx. Default 4."),
     "retry_wait_max": ("Max retry wait (s)", "Cap of the exponential backoff and of Retry-After. Default 60."),
     "requests_per_second": (
@@ -34,6 +43,14 @@ def get_provider_info() -> dict:
             "description": description,
             "schema": {"type": ["number", "null"], "minimum": 0},
         }
+    conn_fields["allow_insecure_http"] = {
+        "label": "Allow plain http",
+        "description": (
+            "The base URL must be https unless it is this machine (127.0.0.0/8, ::1, localhost). "
+            "Tick only for a simulator on a private test network: credentials would travel unencrypted."
+        ),
+        "schema": {"type": ["boolean", "null"]},
+    }
     return {
         "package-name": "argo-energy-airflow",
         "name": "Argo Energy (Eniscope)",

@@ -11,17 +11,11 @@ import pytest
 import tenacity
 from airflow.sdk.exceptions import AirflowFailException
 
+from argo_energy.eniscope.config import DEFAULT_BASE_URL, EniscopeSettings, base_url_of
 from argo_energy.eniscope.errors import EniscopeAuthError, EniscopeConfigError, EniscopeRequestError
-from argo_energy.eniscope.hook import (
-    DEFAULT_BASE_URL,
-    BackoffWait,
-    EniscopeHook,
-    EniscopeSettings,
-    _Retryable,
-    base_url_of,
-    parse_retry_after,
-)
+from argo_energy.eniscope.hook import EniscopeHook
 from argo_energy.eniscope.ratelimit import RateLimiter, get_limiter, reset_limiters
+from argo_energy.eniscope.retry import BackoffWait, Retryable, parse_retry_after
 
 
 def conn(host="http://127.0.0.1:8085", login="a@example.com", password="secret-pass", extra=None, **kw):  # noqa: S107
@@ -128,7 +122,7 @@ def _state(attempt, exc):
 
 def test_backoff_is_exponential_jittered_and_capped():
     wait = BackoffWait(base=1.0, cap=8.0, rng=random.Random(1))
-    error = _Retryable("server_error", "503")
+    error = Retryable("server_error", "503")
     for attempt, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 8), (9, 8)]:
         value = wait(_state(attempt, error))
         assert ceiling / 2 <= value <= ceiling
@@ -136,9 +130,9 @@ def test_backoff_is_exponential_jittered_and_capped():
 
 def test_backoff_honours_retry_after_within_the_cap():
     wait = BackoffWait(base=1.0, cap=30.0)
-    assert wait(_state(1, _Retryable("rate_limited", "429", retry_after=12))) == 12
-    assert wait(_state(1, _Retryable("rate_limited", "429", retry_after=300))) == 30
-    assert BackoffWait(base=1.0, cap=0.0)(_state(3, _Retryable("x", "y", retry_after=5))) == 0
+    assert wait(_state(1, Retryable("rate_limited", "429", retry_after=12))) == 12
+    assert wait(_state(1, Retryable("rate_limited", "429", retry_after=300))) == 30
+    assert BackoffWait(base=1.0, cap=0.0)(_state(3, Retryable("x", "y", retry_after=5))) == 0
 
 
 class FakeClock:
@@ -206,7 +200,7 @@ def test_hook_init_only_stores_arguments(monkeypatch):
     hook = EniscopeHook(wait=tenacity.wait_none())
     assert hook.eniscope_conn_id == "eniscope_default"
     assert hook._settings is None
-    assert hook._session is None
+    assert hook._transport is None
 
 
 def test_secrets_are_registered_with_the_masker(monkeypatch):
@@ -214,7 +208,7 @@ def test_secrets_are_registered_with_the_masker(monkeypatch):
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_MASK_TEST",
-        '{"conn_type": "eniscope", "host": "http://h", "login": "m@example.com", '
+        '{"conn_type": "eniscope", "host": "https://h", "login": "m@example.com", '
         '"password": "masked-password-1", "extra": {"api_key": "masked-api-key-1"}}',
     )
     hook = EniscopeHook("mask_test")

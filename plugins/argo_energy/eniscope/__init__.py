@@ -1,1 +1,1 @@
-"""Eniscope Core API client: ``hook.EniscopeHook`` (I/O), ``parsing`` (pure), ``errors``, ``ratelimit``."""
+"""Eniscope Core API client: ``hook.EniscopeHook`` (API), ``transport`` (HTTP, retries), ``config`` (connection), ``parsing`` (pure), ``errors``, ``ratelimit``."""

@@ -166,59 +166,91 @@ def _opt_int_id(value: Any) -> int | None:
 # ----------------------------------------------------------------------------- readings
 
 
+SLOT_SECONDS = 900  # the warehouse grid: what a readings window is expected to hold at most
+RECORDS_PER_SLOT = 2  # more records than twice the window's slots is not a readings answer
+
+
+def max_records(start: datetime, end: datetime, resolution: int | str = SLOT_SECONDS) -> int:
+    """Most records a sane answer for ``[start, end)`` can hold: twice its slots (of at most 15 min)."""
+    step = min(resolution, SLOT_SECONDS) if isinstance(resolution, int) and resolution > 0 else SLOT_SECONDS
+    slots = math.ceil((end - start).total_seconds() / step)
+    return RECORDS_PER_SLOT * max(1, slots)
+
+
+def _records(payload: Mapping[str, Any], channel_id: int, max_count: int | None) -> list[Any]:
+    """The ``records`` list of a readings envelope, checked against the echoed channel and the cap."""
+    if not isinstance(payload, Mapping):
+        raise EniscopeResponseError(f"readings payload is a {type(payload).__name__}, not an object")
+    records = payload.get("records")
+    if not isinstance(records, list):
+        raise EniscopeResponseError(f"readings payload for channel {channel_id} has no 'records' list")
+    if max_count is not None and len(records) > max_count:
+        raise EniscopeResponseError(
+            f"readings payload for channel {channel_id} has {len(records)} records, more than the "
+            f"{max_count} (twice the 15-minute slots) its window can hold"
+        )
+    echoed = payload.get("channel")
+    if echoed is not None and to_int_id(echoed, "channel") != channel_id:
+        raise EniscopeResponseError(f"asked for channel {channel_id}, the API answered for {echoed}")
+    return records
+
+
+def _resolution(payload: Mapping[str, Any]) -> int:
+    resolution = payload.get("resolution")
+    if isinstance(resolution, bool) or not isinstance(resolution, int | float | str):
+        raise EniscopeResponseError(f"resolution {resolution!r} is not a number of seconds")
+    try:
+        return int(resolution)
+    except (TypeError, ValueError, OverflowError):
+        raise EniscopeResponseError(f"resolution {resolution!r} is not a number of seconds") from None
+
+
+def _converters(payload: Mapping[str, Any]) -> dict[str, tuple[str, Converter]]:
+    """Field code -> (Reading attribute, converter to warehouse units) from the echoed ``units``."""
+    units = payload.get("units") or {}
+    if not isinstance(units, Mapping):
+        raise EniscopeResponseError("'units' is not an object")
+    return {
+        code: (attr, unit_converter(code, units.get(code, DOCUMENTED_UNITS[code])))
+        for code, attr in FIELD_TO_ATTR.items()
+    }
+
+
+def _reading(record: Any, index: int, channel_id: int, converters: Mapping[str, tuple[str, Converter]]) -> Reading:
+    if not isinstance(record, Mapping):
+        raise EniscopeResponseError(f"record {index} of channel {channel_id} is not an object")
+    if "ts" not in record:
+        raise EniscopeResponseError(f"record {index} of channel {channel_id} has no 'ts'")
+    values: dict[str, float | None] = {}
+    for code, (attr, convert) in converters.items():
+        number = parse_number(record.get(code))
+        # nan stays nan (validation rejects it); None stays None.
+        values[attr] = None if number is None else convert(number)
+    return Reading(ts=epoch_to_utc(record["ts"]), **values)
+
+
 def parse_readings(
     payload: Mapping[str, Any],
     channel_id: int,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    max_records: int | None = None,
 ) -> ReadingsBatch:
     """One ``/readings`` envelope as a ``ReadingsBatch`` in warehouse units.
 
     ``start``/``end`` default to the echoed ``from``/``to``. Every record becomes a ``Reading``
-    (``ts`` = interval start, UTC); values of fields absent from a record are ``None``.
+    (``ts`` = interval start, UTC); values of fields absent from a record are ``None``. More than
+    ``max_records`` records (see ``max_records()``) is a malformed answer.
     """
-    if not isinstance(payload, Mapping):
-        raise EniscopeResponseError(f"readings payload is a {type(payload).__name__}, not an object")
-    records = payload.get("records")
-    if not isinstance(records, list):
-        raise EniscopeResponseError(f"readings payload for channel {channel_id} has no 'records' list")
-    echoed = payload.get("channel")
-    if echoed is not None and to_int_id(echoed, "channel") != channel_id:
-        raise EniscopeResponseError(f"asked for channel {channel_id}, the API answered for {echoed}")
-    resolution = payload.get("resolution")
-    try:
-        resolution_s = int(resolution)
-    except (TypeError, ValueError):
-        raise EniscopeResponseError(f"resolution {resolution!r} is not a number of seconds") from None
-    units = payload.get("units") or {}
-    if not isinstance(units, Mapping):
-        raise EniscopeResponseError("'units' is not an object")
-
-    converters: dict[str, tuple[str, Converter]] = {}
-    for code, attr in FIELD_TO_ATTR.items():
-        unit = units.get(code, DOCUMENTED_UNITS[code])
-        converters[code] = (attr, unit_converter(code, unit))
-
-    readings: list[Reading] = []
-    for index, record in enumerate(records):
-        if not isinstance(record, Mapping):
-            raise EniscopeResponseError(f"record {index} of channel {channel_id} is not an object")
-        if "ts" not in record:
-            raise EniscopeResponseError(f"record {index} of channel {channel_id} has no 'ts'")
-        values: dict[str, float | None] = {}
-        for code, (attr, convert) in converters.items():
-            number = parse_number(record.get(code))
-            # nan stays nan (validation rejects it); None stays None.
-            values[attr] = None if number is None else convert(number)
-        readings.append(Reading(ts=epoch_to_utc(record["ts"]), **values))
-
-    batch_start = start if start is not None else epoch_to_utc(payload.get("from"))
-    batch_end = end if end is not None else epoch_to_utc(payload.get("to"))
+    records = _records(payload, channel_id, max_records)
+    resolution_s = _resolution(payload)
+    converters = _converters(payload)
+    readings = [_reading(record, index, channel_id, converters) for index, record in enumerate(records)]
     return ReadingsBatch(
         channel_id=channel_id,
-        start=batch_start,
-        end=batch_end,
+        start=start if start is not None else epoch_to_utc(payload.get("from")),
+        end=end if end is not None else epoch_to_utc(payload.get("to")),
         resolution=resolution_s,
         readings=readings,
     )
