@@ -144,8 +144,8 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 @pytest.fixture(scope="module")
-def views_dsn(make_database: Any) -> str:
-    dsn = make_database("views")
+def views_dsn(tier_database: Any) -> str:
+    dsn = tier_database("views")
     with psycopg.connect(dsn) as conn:
         apply_migrations(conn)
         upsert_organizations(conn, [Organization(sid, name, timezone=tz) for sid, (name, tz) in SITES.items()])
