@@ -35,19 +35,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from argo_energy.dag_defaults import default_args
-from argo_energy.validation import tasks as vt
-from argo_energy.validation.checks import CHECKS
+from argo_energy.settings import VALIDATION_DAG_ID
+from argo_energy.validation import dag_tasks
 from argo_energy.validation.config import PARAM_SPECS
-from argo_energy.validation.healing import BACKFILL_DAG_ID
-from argo_energy.validation.operators import OPERATOR_CHECKS
 from argo_energy.warehouse.connection import sql_dir
 
 with DAG(
-    dag_id="eniscope_validation",
+    dag_id=VALIDATION_DAG_ID,
     doc_md=__doc__,
     description="Data-quality checks every 6 hours, results in validation_results, self-healing backfills",
     schedule=CronDataIntervalTimetable("0 */6 * * *", timezone="UTC"),
@@ -60,56 +57,4 @@ with DAG(
     template_searchpath=[str(sql_dir())],
     params={name: Param(spec.default, **spec.schema()) for name, spec in PARAM_SPECS.items()},
 ) as dag:
-
-    @task(task_id="ensure_results_tables")
-    def ensure_results_tables() -> None:
-        """Create validation_results and validation_heal_requests when missing (idempotent)."""
-        vt.ensure_tables()
-
-    @task
-    def run_check(name: str, **context) -> dict:
-        """Run one Python check, record its row, log its channels and days."""
-        return vt.run_python_check(name, context)
-
-    @task(task_id="plan_heal")
-    def plan_heal(**context) -> list:
-        """Record and return the backfill runs for this run's incomplete channel-days."""
-        return vt.plan_heal_run(context)
-
-    @task(task_id="confirm_heal", trigger_rule=TriggerRule.ALL_DONE)
-    def confirm_heal(planned: list | None, **context) -> dict:
-        """Mark the heals whose backfill run exists; forget those never created."""
-        return vt.confirm_heal_run(planned, context)
-
-    @task(task_id="evaluate", trigger_rule=TriggerRule.ALL_DONE)
-    def evaluate(**context) -> dict:
-        """The verdict: fail when an error-severity check failed or a check recorded nothing.
-
-        A failed verdict raises AirflowFailException (never retried); a database error is retried.
-        """
-        return vt.evaluate_run(context)
-
-    ensure = ensure_results_tables()
-    checks = {
-        spec.name: run_check.override(task_id=f"check_{spec.name}")(spec.name)
-        for spec in CHECKS
-        if spec.run is not None
-    }
-    checks.update({name: factory() for name, factory in OPERATOR_CHECKS.items()})
-
-    planned = plan_heal()
-    trigger = TriggerDagRunOperator.partial(
-        task_id="trigger_heal",
-        trigger_dag_id=BACKFILL_DAG_ID,
-        logical_date=None,
-        wait_for_completion=False,
-        skip_when_already_exists=True,
-        openlineage_inject_parent_info=False,
-        map_index_template="{{ task.trigger_run_id }}",
-    ).expand_kwargs(planned)
-    confirmed = confirm_heal(planned)
-    verdict = evaluate()
-
-    ensure >> list(checks.values())
-    checks["completeness"] >> planned >> trigger >> confirmed
-    [*checks.values(), confirmed] >> verdict
+    dag_tasks.wire_validation()

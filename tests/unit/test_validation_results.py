@@ -7,19 +7,18 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from argo_energy.models import DEFAULT_SITE_TIMEZONE
+from argo_energy.sitetime import resolve_zone
 from argo_energy.validation.checks import (
     CHECK_NAMES,
-    build_scope,
     evaluate_completeness,
     evaluate_energy_power,
     evaluate_freshness,
     evaluate_never_pulled,
-    local_dates_between,
-    resolve_zone,
 )
 from argo_energy.validation.days import ChannelDay, ChannelScope
 from argo_energy.validation.results import CheckResult, jsonable, summary_lines
 from argo_energy.validation.schema import EXPECTED_RELATIONS, IndexSpec, RelationSpec, evaluate_schema
+from argo_energy.validation.scope import build_scope, local_dates_between
 from argo_energy.validation.tasks import verdict, verdict_line
 
 T = datetime(2025, 11, 4, 12, tzinfo=UTC)

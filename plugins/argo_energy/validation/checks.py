@@ -1,7 +1,8 @@
-"""The data-quality checks of ``eniscope_validation``: their registry, SQL and evaluation.
+"""The data-quality checks of ``eniscope_validation``: their registry and evaluation.
 
-Each Python check is ``run(conn, cfg, as_of) -> CheckResult``: it reads with the SQL of
-``include/sql/validation/`` (values bound, never pasted) and judges the rows with a pure
+Each Python check is ``run(conn, cfg, as_of) -> CheckResult``: it reads the channels in scope
+(``validation.scope``) and the SQL of ``include/sql/validation/`` through ``warehouse.sql``
+(values bound, never pasted) and judges the rows with a pure
 ``evaluate_*`` function. Checks that a common-sql check operator expresses (duplicates, value
 ranges, voltage band, mv_hourly_usage staleness) are defined in ``validation.operators``; their
 ``details_*`` functions here name the channels and days when such a check fails.
@@ -17,110 +18,27 @@ from typing import Any
 
 from psycopg import sql
 
-from argo_energy.sitetime import local_date, resolve_zone
+from argo_energy.sitetime import local_date
 from argo_energy.validation.config import ValidationConfig
-from argo_energy.validation.days import ChannelDay, ChannelScope, plain_utc, settled_days
+from argo_energy.validation.days import ChannelDay, ChannelScope
 from argo_energy.validation.results import FAIL, PASS, CheckResult
 from argo_energy.validation.schema import EXPECTED_RELATIONS, evaluate_schema
-from argo_energy.warehouse.connection import Connection, own_transaction, sql_dir
+from argo_energy.validation.scope import (
+    data_window,
+    day_arrays,
+    days_span,
+    load_scope,
+    local_dates_between,
+    scope_days,
+)
+from argo_energy.warehouse.connection import Connection
+from argo_energy.warehouse.sql import fetch, sql_text
 
 log = logging.getLogger(__name__)
 
 # Voltage band under load, from the seed's validate_data.py (100-600 V).
 VOLTAGE_MIN_V = 100.0
 VOLTAGE_MAX_V = 600.0
-
-
-# ------------------------------------------------------------------------------------------------
-# SQL files and reads
-
-
-def sql_text(name: str) -> str:
-    """The text of ``include/sql/validation/<name>``."""
-    return (sql_dir() / "validation" / name).read_text(encoding="utf-8")
-
-
-def fetch(conn: Connection, name: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-    """Run one validation SQL file in its own (read) transaction and return all rows."""
-    return fetch_query(conn, sql_text(name), params)
-
-
-def fetch_query(conn: Connection, query: str | sql.Composable, params: Mapping[str, Any] | None = None
-                ) -> list[tuple[Any, ...]]:
-    with own_transaction(conn) as cur:
-        cur.execute(query, params)  # type: ignore[arg-type]
-        return cur.fetchall() if cur.description else []
-
-
-def data_window(as_of: datetime, days: int) -> tuple[datetime, datetime]:
-    """``[as_of - days, as_of)``: the readings the row-level checks look at."""
-    end = plain_utc(as_of)
-    return end - timedelta(days=days), end
-
-
-# ------------------------------------------------------------------------------------------------
-# Channels in scope
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """The channels the per-channel checks look at, and why the others are left out."""
-
-    channels: tuple[ChannelScope, ...]
-    zones: Mapping[int, str]  # every channel's resolved zone (also those out of scope)
-    ignored: tuple[int, ...]
-    unsupported: tuple[int, ...]
-    never_seen: tuple[int, ...]
-
-    def zone_arrays(self, in_scope_only: bool = True) -> dict[str, list[Any]]:
-        ids = [c.channel_id for c in self.channels] if in_scope_only else sorted(self.zones)
-        return {"zone_channels": ids, "zones": [self.zones[i] for i in ids]}
-
-    def note(self) -> str:
-        parts = [f"{len(self.channels)} channel(s) in scope"]
-        for label, ids in (("ignored", self.ignored), ("unsupported by the API", self.unsupported),
-                           ("without any data yet", self.never_seen)):
-            if ids:
-                parts.append(f"{len(ids)} {label}")
-        return ", ".join(parts)
-
-
-def build_scope(rows: Iterable[Sequence[Any]], ignored: Iterable[int]) -> Scope:
-    """Rows of channels.sql -> the scope. Pure."""
-    ignored_set = set(ignored)
-    channels, zones = [], {}
-    skipped_ignored, unsupported, never_seen = [], [], []
-    for channel_id, organization_id, timezone, first_seen, newest, is_unsupported in rows:
-        zone, warning = resolve_zone(timezone)
-        zones[int(channel_id)] = zone
-        if channel_id in ignored_set:
-            skipped_ignored.append(channel_id)
-        elif is_unsupported:
-            unsupported.append(channel_id)
-        elif first_seen is None:
-            never_seen.append(channel_id)
-        else:
-            channels.append(ChannelScope(int(channel_id), organization_id, zone, first_seen, newest, warning))
-    return Scope(tuple(channels), zones, tuple(skipped_ignored), tuple(unsupported), tuple(never_seen))
-
-
-def load_scope(conn: Connection, cfg: ValidationConfig) -> Scope:
-    scope = build_scope(fetch(conn, "channels.sql"), cfg.ignore_channel_ids)
-    for channel in scope.channels:
-        if channel.zone_warning:
-            log.warning("channel %s (site %s): %s", channel.channel_id, channel.organization_id,
-                        channel.zone_warning)
-    log.info("scope: %s", scope.note())
-    return scope
-
-
-def _day_arrays(days: Sequence[ChannelDay]) -> dict[str, list[Any]]:
-    return {
-        "idx": list(range(len(days))),
-        "channel_ids": [d.channel_id for d in days],
-        "starts": [d.start for d in days],
-        "ends": [d.end for d in days],
-    }
 
 
 def _result(name: str, severity: str, failing: Sequence[Mapping[str, Any]], checked: int, ok: str,
@@ -144,8 +62,8 @@ def _result(name: str, severity: str, failing: Sequence[Mapping[str, Any]], chec
 
 def check_schema(conn: Connection, cfg: ValidationConfig, as_of: datetime) -> CheckResult:
     names = list(EXPECTED_RELATIONS)
-    columns = fetch(conn, "catalog_columns.sql", {"relations": names})
-    indexes = fetch(conn, "catalog_indexes.sql", {"relations": names})
+    columns = fetch(conn, "validation/catalog_columns.sql", {"relations": names})
+    indexes = fetch(conn, "validation/catalog_indexes.sql", {"relations": names})
     findings, checked = evaluate_schema(columns, indexes)
     return _result(
         "schema", "error", findings, checked,
@@ -163,7 +81,8 @@ def evaluate_freshness(channels: Iterable[ChannelScope], as_of: datetime, hours:
                        ) -> tuple[list[dict[str, Any]], int]:
     """Channels whose newest reading is older than ``hours`` at ``as_of`` (or that have none)."""
     limit = timedelta(hours=hours)
-    findings, checked = [], 0
+    findings: list[dict[str, Any]] = []
+    checked = 0
     for ch in channels:
         checked += 1
         if ch.newest_reading is None:
@@ -195,14 +114,6 @@ def check_freshness(conn: Connection, cfg: ValidationConfig, as_of: datetime) ->
 # completeness
 
 
-def scope_days(scope: Scope, as_of: datetime, cfg: ValidationConfig) -> list[ChannelDay]:
-    return [
-        day
-        for channel in scope.channels
-        for day in settled_days(channel, as_of, cfg.lookback_days, cfg.settle_hours)
-    ]
-
-
 def evaluate_completeness(
     days: Sequence[ChannelDay],
     counts: Mapping[int, tuple[int, int]],
@@ -231,19 +142,11 @@ def evaluate_completeness(
 
 
 def load_heals(conn: Connection, channel_ids: Sequence[int], since: date) -> dict[tuple[int, date], dict[str, Any]]:
-    rows = fetch(conn, "heal_requests.sql", {"channel_ids": list(channel_ids), "since": since})
+    rows = fetch(conn, "validation/heal_requests.sql", {"channel_ids": list(channel_ids), "since": since})
     return {
         (int(cid), day): {"status": status, "backfill_run_id": run_id, "requested_at": at.isoformat()}
         for cid, day, status, run_id, at in rows
     }
-
-
-def _days_span(days: Sequence[ChannelDay], as_of: datetime) -> tuple[str, tuple[datetime, datetime]]:
-    """How the checked days read in a message, and the UTC window they cover."""
-    if not days:
-        return "no settled day yet", (as_of, as_of)
-    first, last = min(d.local_date for d in days), max(d.local_date for d in days)
-    return f"local days {first}..{last}", (min(d.start for d in days), max(d.end for d in days))
 
 
 def check_completeness(conn: Connection, cfg: ValidationConfig, as_of: datetime) -> CheckResult:
@@ -252,13 +155,13 @@ def check_completeness(conn: Connection, cfg: ValidationConfig, as_of: datetime)
     counts: dict[int, tuple[int, int]] = {}
     heals: dict[tuple[int, date], dict[str, Any]] = {}
     if days:
-        rows = fetch(conn, "completeness.sql", _day_arrays(days))
+        rows = fetch(conn, "validation/completeness.sql", day_arrays(days))
         counts = {idx: (int(received), int(rejected)) for idx, received, rejected in rows}
         heals = load_heals(conn, [c.channel_id for c in scope.channels], min(d.local_date for d in days))
     findings = evaluate_completeness(days, counts, heals)
     missing = sum(f["missing"] for f in findings)
     healed = sum(1 for f in findings if f["healed"])
-    span, window = _days_span(days, as_of)
+    span, window = days_span(days, as_of)
     return _result(
         "completeness", "error", findings, len(days),
         ok=f"{len(days)} channel-day(s) complete ({span}; {scope.note()})",
@@ -288,7 +191,7 @@ def check_windows_never_pulled(conn: Connection, cfg: ValidationConfig, as_of: d
     days = scope_days(scope, as_of, cfg)
     flags: dict[int, tuple[bool, bool]] = {}
     if days:
-        flags = {idx: (bool(p), bool(ok)) for idx, p, ok in fetch(conn, "windows_pulled.sql", _day_arrays(days))}
+        flags = {idx: (bool(p), bool(ok)) for idx, p, ok in fetch(conn, "validation/windows_pulled.sql", day_arrays(days))}
     findings = evaluate_never_pulled(days, flags)
     only_failed = sum(1 for i in range(len(days)) if flags.get(i, (False, False)) == (True, False))
     return _result(
@@ -297,7 +200,7 @@ def check_windows_never_pulled(conn: Connection, cfg: ValidationConfig, as_of: d
            + (f" ({only_failed} only by failed pulls: see ingestion_failures)" if only_failed else ""),
         bad=f"{len(findings)} of {len(days)} channel-day(s) were never asked of the API "
             "(no ingestion_logs window overlaps them)",
-        window=_days_span(days, as_of)[1],
+        window=days_span(days, as_of)[1],
     )
 
 
@@ -308,7 +211,7 @@ def check_windows_never_pulled(conn: Connection, cfg: ValidationConfig, as_of: d
 def check_ingestion_failures(conn: Connection, cfg: ValidationConfig, as_of: datetime) -> CheckResult:
     scope = load_scope(conn, cfg)
     since, _ = data_window(as_of, cfg.failure_lookback_days)
-    rows = fetch(conn, "ingestion_failures.sql", {"since": since, "ignored": list(cfg.ignore_channel_ids)})
+    rows = fetch(conn, "validation/ingestion_failures.sql", {"since": since, "ignored": list(cfg.ignore_channel_ids)})
     findings = []
     for channel_id, org, start, end, attempts, last_at, last_error, last_run in rows:
         zone = scope.zones.get(int(channel_id), "UTC")
@@ -344,7 +247,7 @@ def evaluate_energy_power(rows: Iterable[Sequence[Any]], max_share: float) -> tu
 def check_energy_power(conn: Connection, cfg: ValidationConfig, as_of: datetime) -> CheckResult:
     scope = load_scope(conn, cfg)
     window = data_window(as_of, cfg.lookback_days)
-    rows = fetch(conn, "energy_power.sql", {
+    rows = fetch(conn, "validation/energy_power.sql", {
         "start": window[0], "end": window[1], "abs_tol": cfg.energy_power_abs_tolerance_kwh,
         "rel_tol": cfg.energy_power_rel_tolerance, **scope.zone_arrays(),
     })
@@ -362,16 +265,10 @@ def check_energy_power(conn: Connection, cfg: ValidationConfig, as_of: datetime)
 # flat lines
 
 
-def local_dates_between(start: datetime, end: datetime, tz: str) -> list[date]:
-    """Site-local dates touched by ``[start, end)``."""
-    first, last = local_date(start, tz), local_date(end - timedelta(microseconds=1), tz)
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
 def check_flatline(conn: Connection, cfg: ValidationConfig, as_of: datetime) -> CheckResult:
     scope = load_scope(conn, cfg)
     window = data_window(as_of, cfg.lookback_days)
-    rows = fetch(conn, "flatline.sql", {
+    rows = fetch(conn, "validation/flatline.sql", {
         "start": window[0], "end": window[1], "min_intervals": cfg.flatline_min_intervals,
         **scope.zone_arrays(),
     })
@@ -397,8 +294,8 @@ def details_duplicates(conn: Connection, cfg: ValidationConfig, as_of: datetime,
                        ) -> list[dict[str, Any]]:
     scope = load_scope(conn, cfg)
     start, end = data_window(as_of, cfg.lookback_days)
-    query = sql.SQL(sql_text("duplicates_details.sql")).format(table=sql.Identifier(table))
-    rows = fetch_query(conn, query, {"start": start, "end": end, **scope.zone_arrays(in_scope_only=False)})
+    query = sql.SQL(sql_text("validation/duplicates_details.sql")).format(table=sql.Identifier(table))
+    rows = fetch(conn, query, {"start": start, "end": end, **scope.zone_arrays(in_scope_only=False)})
     return [
         {"channel_id": cid, "local_date": day, "slot": slot, "readings": n, "distinct_timestamps": distinct}
         for cid, day, slot, n, distinct in rows
@@ -408,7 +305,7 @@ def details_duplicates(conn: Connection, cfg: ValidationConfig, as_of: datetime,
 def _range_rows(conn: Connection, cfg: ValidationConfig, as_of: datetime) -> list[tuple[Any, ...]]:
     scope = load_scope(conn, cfg)
     start, end = data_window(as_of, cfg.lookback_days)
-    return fetch(conn, "value_ranges_details.sql", {
+    return fetch(conn, "validation/value_ranges_details.sql", {
         "start": start, "end": end, "voltage_min": VOLTAGE_MIN_V, "voltage_max": VOLTAGE_MAX_V,
         **scope.zone_arrays(in_scope_only=False),
     })
@@ -434,8 +331,8 @@ def details_voltage_band(conn: Connection, cfg: ValidationConfig, as_of: datetim
 
 def details_mv_staleness(conn: Connection, cfg: ValidationConfig, as_of: datetime) -> list[dict[str, Any]]:
     scope = load_scope(conn, cfg)
-    query = sql.SQL(sql_text("mv_staleness_details.sql")).format(diff=sql.SQL(sql_text("mv_staleness_diff.sql")))
-    rows = fetch_query(conn, query, {"as_of": as_of, "days": cfg.mv_compare_days,
+    query = sql.SQL(sql_text("validation/mv_staleness_details.sql")).format(diff=sql.SQL(sql_text("validation/mv_staleness_diff.sql")))
+    rows = fetch(conn, query, {"as_of": as_of, "days": cfg.mv_compare_days,
                                      **scope.zone_arrays(in_scope_only=False)})
     return [
         {"channel_id": cid, "local_date": day, "hour": hour, "readings_now": now, "readings_in_view": view,

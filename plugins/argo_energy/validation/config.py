@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argo_energy.settings import BACKFILL_DAG_ID, VALIDATION_IGNORE_VARIABLE, parse_channel_ids
+
 SEVERITIES = ("error", "warn")
 
 
@@ -85,7 +87,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     ),
     "self_heal": ParamSpec(
         True, "boolean",
-        "Trigger eniscope_historical_backfill (force) once for the incomplete channel-days.",
+        f"Trigger {BACKFILL_DAG_ID} (force) once for the incomplete channel-days.",
     ),
     "heal_max_channel_days": ParamSpec(
         500, "integer",
@@ -95,7 +97,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "ignore_channel_ids": ParamSpec(
         [], "array",
         "Channel ids left out of every check (decommissioned meters). Variable "
-        "validation_ignore_channel_ids adds to this list for scheduled runs.",
+        f"{VALIDATION_IGNORE_VARIABLE} adds to this list for scheduled runs.",
         extra={"items": {"type": "integer"}},
     ),
     "severity_overrides": ParamSpec(
@@ -148,7 +150,11 @@ def _number(name: str, value: Any, spec: ParamSpec, problems: list[str], integer
 
 
 def parse_channel_id_list(name: str, value: Any, problems: list[str]) -> tuple[int, ...]:
-    """A list of channel ids (ints or digit strings; a JSON list string is accepted too)."""
+    """A list of channel ids, sorted and without repeats; text (a Variable) may be JSON or comma-separated.
+
+    The items are judged by ``settings.parse_channel_ids`` (ints or digit strings), as the
+    backfill's ``channel_ids`` are; only the text forms and the order are the validation's own.
+    """
     if value is None or value == "":
         return ()
     if isinstance(value, str):
@@ -159,15 +165,7 @@ def parse_channel_id_list(name: str, value: Any, problems: list[str]) -> tuple[i
     if not isinstance(value, list | tuple):
         problems.append(f"{name} must be a list of channel ids, got {value!r}")
         return ()
-    out: list[int] = []
-    for item in value:
-        if isinstance(item, int) and not isinstance(item, bool):
-            out.append(item)
-        elif isinstance(item, str) and item.strip().isdigit():
-            out.append(int(item.strip()))
-        else:
-            problems.append(f"{name} contains {item!r}, which is not a channel id")
-    return tuple(sorted(set(out)))
+    return tuple(sorted(parse_channel_ids(value, problems, name=name)))
 
 
 def config_from_params(

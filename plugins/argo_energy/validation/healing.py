@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-BACKFILL_DAG_ID = "eniscope_historical_backfill"
 RUN_ID_PREFIX = "heal"
 
 

@@ -13,8 +13,9 @@ param; nothing user-typed reaches the SQL text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from airflow.providers.common.sql.operators.sql import (
     SQLCheckOperator,
@@ -22,10 +23,14 @@ from airflow.providers.common.sql.operators.sql import (
     SQLTableCheckOperator,
 )
 
-from argo_energy.validation.checks import CHECKS_BY_NAME, VOLTAGE_MAX_V, VOLTAGE_MIN_V, data_window
+from argo_energy.settings import ENERGY_CONN_ID
+from argo_energy.sitetime import SLOT_SECONDS
+from argo_energy.validation.checks import CHECKS_BY_NAME, VOLTAGE_MAX_V, VOLTAGE_MIN_V
+from argo_energy.validation.config import ValidationConfig
 from argo_energy.validation.results import FAIL, PASS, CheckResult
+from argo_energy.validation.scope import data_window
+from argo_energy.validation.store import RunInfo
 from argo_energy.validation.tasks import (
-    ENERGY_DB_CONN_ID,
     CheckFailed,
     connect,
     execute_check,
@@ -33,13 +38,20 @@ from argo_energy.validation.tasks import (
     run_info,
 )
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
 # as_of as tasks.run_info computes it: the data interval's end, or run_after for a manual run.
 WINDOW_CLAUSE = (
     "\"timestamp\" >= TIMESTAMPTZ '{{ data_interval_end or dag_run.run_after }}'"
     " - make_interval(days => {{ params.lookback_days | int }})"
     " AND \"timestamp\" < TIMESTAMPTZ '{{ data_interval_end or dag_run.run_after }}'"
 )
-SLOT = "date_bin('15 minutes', \"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+# The metering slot of sitetime.SLOT on the UTC epoch grid, as the SQL check statements bin it.
+SLOT_BIN = f"date_bin('{SLOT_SECONDS} seconds', \"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+
+_Op = TypeVar("_Op", bound="_RecordedCheck")
 
 
 class _RecordedCheck:
@@ -50,10 +62,10 @@ class _RecordedCheck:
     def _raise_exception(self, exception_string: str) -> NoReturn:
         raise CheckFailed(exception_string)
 
-    def bind(self, run: Any, cfg: Any) -> None:
+    def bind(self, run: RunInfo, cfg: ValidationConfig) -> None:
         """Hook for operators whose query takes bound parameters (set from the run, not Jinja)."""
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         run, cfg = run_info(context), run_config(context)
         self.bind(run, cfg)
         spec = CHECKS_BY_NAME[self.check_name]
@@ -75,7 +87,7 @@ class _RecordedCheck:
             return CheckResult(self.check_name, spec.severity, PASS, message=spec.summary,
                                window_start=window[0], window_end=window[1])
 
-        with closing(connect(ENERGY_DB_CONN_ID)) as conn:
+        with closing(connect(ENERGY_CONN_ID)) as conn:
             result = execute_check(conn, run, cfg, self.check_name, judge)
         return {"check": result.check_name, "status": result.status, "failed_count": result.failed_count}
 
@@ -107,14 +119,14 @@ class RecordedSQLCheckOperator(_RecordedCheck, SQLCheckOperator):
         super().__init__(**kwargs)
         self.check_name = check_name
 
-    def bind(self, run: Any, cfg: Any) -> None:
+    def bind(self, run: RunInfo, cfg: ValidationConfig) -> None:
         self.parameters = {"as_of": run.as_of, "days": cfg.mv_compare_days}
 
 
-def _check(cls: type, name: str, kwargs: dict[str, Any], **definition: Any) -> Any:
+def _check(cls: Callable[..., _Op], name: str, kwargs: dict[str, Any], **definition: Any) -> _Op:
     """An operator for check ``name``: task ``check_<name>`` on ``energy_db`` unless overridden."""
     kwargs.setdefault("task_id", f"check_{name}")
-    kwargs.setdefault("conn_id", ENERGY_DB_CONN_ID)
+    kwargs.setdefault("conn_id", ENERGY_CONN_ID)
     return cls(check_name=name, **definition, **kwargs)
 
 
@@ -125,7 +137,7 @@ def duplicates_check(table: str = "readings", **kwargs: Any) -> RecordedTableChe
                       "unique_channel_timestamp": {
                           "check_statement": 'COUNT(*) = COUNT(DISTINCT (channel_id, "timestamp"))'},
                       "one_reading_per_slot": {
-                          "check_statement": f"COUNT(*) = COUNT(DISTINCT (channel_id, {SLOT}))"},
+                          "check_statement": f"COUNT(*) = COUNT(DISTINCT (channel_id, {SLOT_BIN}))"},
                   })
 
 
@@ -154,7 +166,8 @@ def mv_staleness_check(**kwargs: Any) -> RecordedSQLCheckOperator:
     return _check(RecordedSQLCheckOperator, "mv_staleness", kwargs, sql="validation/mv_staleness.sql")
 
 
-OPERATOR_CHECKS = {
+# The checks that a common-sql operator runs, by check name: factory of task ``check_<name>``.
+OPERATOR_CHECKS: dict[str, Callable[..., SQLCheckOperator | SQLColumnCheckOperator | SQLTableCheckOperator]] = {
     "duplicates": duplicates_check,
     "value_ranges": value_ranges_check,
     "voltage_band": voltage_band_check,

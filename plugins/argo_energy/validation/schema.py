@@ -164,11 +164,11 @@ def evaluate_schema(
                     "problem": f"type is {actual}, expected {' or '.join(sorted(allowed))}",
                 })
     index_rows = list(indexes)
-    for spec in index_specs:
+    for index in index_specs:
         checked += 1
-        problem = _index_problem(spec, index_rows, found_kind)
+        problem = _index_problem(index, index_rows, found_kind)
         if problem:
-            label = spec.name or f"{spec.table}({', '.join(spec.columns)})"
+            label = index.name or f"{index.table}({', '.join(index.columns)})"
             findings.append({"object": label, "problem": problem})
     return findings, checked
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from argo_energy.validation.checks import fetch, sql_text
 from argo_energy.validation.results import CheckResult
 from argo_energy.warehouse.connection import Connection, own_transaction
+from argo_energy.warehouse.sql import fetch, fetch_in, sql_text
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +28,14 @@ class RunInfo:
 def ensure_schema(conn: Connection) -> None:
     """Create the validation tables when missing (idempotent, serialised by an advisory lock)."""
     with own_transaction(conn) as cur:
-        cur.execute(sql_text("results_schema.sql"))
+        cur.execute(sql_text("validation/results_schema.sql"))
     log.info("validation tables present (validation_results, validation_heal_requests)")
 
 
 def record_result(conn: Connection, run: RunInfo, result: CheckResult) -> None:
     """Upsert the result row of this check in this run."""
     with own_transaction(conn) as cur:
-        cur.execute(sql_text("record_result.sql"), {
+        cur.execute(sql_text("validation/record_result.sql"), {
             "dag_id": run.dag_id,
             "run_id": run.run_id,
             "check_name": result.check_name,
@@ -55,7 +55,7 @@ def record_result(conn: Connection, run: RunInfo, result: CheckResult) -> None:
 
 def load_run_results(conn: Connection, dag_id: str, run_id: str) -> list[CheckResult]:
     """The results recorded by one run, in check-name order."""
-    rows = fetch(conn, "run_results.sql", {"dag_id": dag_id, "run_id": run_id})
+    rows = fetch(conn, "validation/run_results.sql", {"dag_id": dag_id, "run_id": run_id})
     return [
         CheckResult(
             check_name=name, severity=severity, status=status, message=message,
@@ -73,7 +73,7 @@ def record_heal_requests(
     if not items:
         return set()
     with own_transaction(conn) as cur:
-        cur.execute(sql_text("heal_record.sql"), {
+        rows = fetch_in(cur, "validation/heal_record.sql", {
             "validation_run_id": validation_run_id,
             "channel_ids": [i[0] for i in items],
             "days": [i[1] for i in items],
@@ -81,29 +81,29 @@ def record_heal_requests(
             "expected": [i[3] for i in items],
             "received": [i[4] for i in items],
         })
-        return {(int(cid), day) for cid, day, _run in cur.fetchall()}
+    return {(int(cid), day) for cid, day, _run in rows}
 
 
 def confirm_heal_requests(conn: Connection, backfill_run_ids: Iterable[str]) -> int:
     """Mark the requests of backfill runs that exist as triggered; return how many rows changed."""
-    return _execute_count(conn, "heal_confirm.sql", backfill_run_ids)
+    return _execute_count(conn, "validation/heal_confirm.sql", backfill_run_ids)
 
 
 def forget_heal_requests(conn: Connection, backfill_run_ids: Iterable[str]) -> int:
     """Delete the still-requested rows of backfill runs that were never created."""
-    return _execute_count(conn, "heal_forget.sql", backfill_run_ids)
+    return _execute_count(conn, "validation/heal_forget.sql", backfill_run_ids)
 
 
-def _execute_count(conn: Connection, name: str, backfill_run_ids: Iterable[str]) -> int:
+def _execute_count(conn: Connection, path: str, backfill_run_ids: Iterable[str]) -> int:
     ids = list(backfill_run_ids)
     if not ids:
         return 0
     with own_transaction(conn) as cur:
-        cur.execute(sql_text(name), {"backfill_run_ids": ids})
+        cur.execute(sql_text(path), {"backfill_run_ids": ids})
         return cur.rowcount
 
 
 def heal_requests_of(conn: Connection, channel_ids: Sequence[int], since: date) -> set[tuple[int, date]]:
     """(channel, day) pairs already requested since ``since`` (by any run)."""
-    rows: list[tuple[Any, ...]] = fetch(conn, "heal_requests.sql", {"channel_ids": list(channel_ids), "since": since})
+    rows: list[tuple[Any, ...]] = fetch(conn, "validation/heal_requests.sql", {"channel_ids": list(channel_ids), "since": since})
     return {(int(r[0]), r[1]) for r in rows}

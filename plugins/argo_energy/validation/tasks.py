@@ -14,12 +14,17 @@ from contextlib import closing
 from datetime import UTC, date, datetime
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
+from argo_energy.settings import (
+    BACKFILL_DAG_ID,
+    ENERGY_CONN_ID,
+    VALIDATION_IGNORE_VARIABLE,
+    fail,
+    get_variable,
+)
 from argo_energy.validation.checks import CHECK_NAMES, CHECKS_BY_NAME
 from argo_energy.validation.config import ValidationConfig, config_from_params, parse_channel_id_list
 from argo_energy.validation.days import plain_utc
-from argo_energy.validation.healing import BACKFILL_DAG_ID, heal_run_id, plan_heal
+from argo_energy.validation.healing import heal_run_id, plan_heal
 from argo_energy.validation.results import ERROR, FAIL, CheckResult, summary_lines
 from argo_energy.validation.store import (
     RunInfo,
@@ -35,15 +40,12 @@ from argo_energy.warehouse.connection import Connection
 
 log = logging.getLogger(__name__)
 
-ENERGY_DB_CONN_ID = "energy_db"
-IGNORE_VARIABLE = "validation_ignore_channel_ids"
-
 
 class CheckFailed(Exception):
     """A SQL check operator's check did not hold (raised instead of its AirflowException)."""
 
 
-def connect(conn_id: str = ENERGY_DB_CONN_ID) -> Connection:
+def connect(conn_id: str = ENERGY_CONN_ID) -> Connection:
     from argo_energy.warehouse import connect as warehouse_connect
 
     return warehouse_connect(conn_id)
@@ -59,16 +61,15 @@ def run_info(context: Mapping[str, Any]) -> RunInfo:
 
 def run_config(context: Mapping[str, Any]) -> ValidationConfig:
     """The run's params validated, plus the channels of Variable ``validation_ignore_channel_ids``."""
-    from airflow.sdk import Variable
-
     problems: list[str] = []
-    extra = parse_channel_id_list(IGNORE_VARIABLE, Variable.get(IGNORE_VARIABLE, default=None), problems)
+    name = VALIDATION_IGNORE_VARIABLE
+    extra = parse_channel_id_list(name, get_variable(name), problems)
     if problems:
-        raise AirflowFailException(f"Variable {IGNORE_VARIABLE}: " + "; ".join(problems))
+        raise fail(f"Variable {name}: " + "; ".join(problems))
     try:
         return config_from_params(context.get("params") or {}, known_checks=CHECK_NAMES, extra_ignored=extra)
     except ValueError as exc:
-        raise AirflowFailException(str(exc)) from exc
+        raise fail(exc) from exc
 
 
 def _error_line(exc: BaseException) -> str:
@@ -117,12 +118,12 @@ def ensure_tables() -> None:
 
 
 def run_python_check(name: str, context: Mapping[str, Any]) -> dict[str, Any]:
-    spec = CHECKS_BY_NAME[name]
-    if spec.run is None:
+    check = CHECKS_BY_NAME[name].run
+    if check is None:
         raise ValueError(f"{name} is not a Python check")
     run, cfg = run_info(context), run_config(context)
     with closing(connect()) as conn:
-        result = execute_check(conn, run, cfg, name, lambda: spec.run(conn, cfg, run.as_of))  # type: ignore[misc]
+        result = execute_check(conn, run, cfg, name, lambda: check(conn, cfg, run.as_of))
     return _xcom(result)
 
 
@@ -195,7 +196,8 @@ def confirm_heal_run(planned: Sequence[Mapping[str, Any]] | None, context: Mappi
     if not planned:
         return {"triggered": 0, "missing": 0}
     ti = context["ti"]
-    present, missing = [], []
+    present: list[str] = []
+    missing: list[str] = []
     for item in planned:
         run_id = str(item["trigger_run_id"])
         (present if ti.get_dr_count(dag_id=BACKFILL_DAG_ID, run_ids=[run_id]) else missing).append(run_id)
@@ -241,7 +243,7 @@ def evaluate_run(context: Mapping[str, Any]) -> dict[str, Any]:
         (log.warning if blocking or missing else log.info)("%s", line)
     if blocking or missing:
         # The first line is what the failure alert quotes.
-        raise AirflowFailException(verdict_line(blocking, missing) + "\n" + "\n".join(
+        raise fail(verdict_line(blocking, missing) + "\n" + "\n".join(
             line for r in blocking for line in r.log_lines(limit=20)))
     warned = [r.check_name for r in results if r.failed]
     log.info("validation passed: %d checks, warnings from %s", len(results), warned or "none")
