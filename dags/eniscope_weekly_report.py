@@ -33,13 +33,14 @@ connection is missing is skipped with a log line.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from argo_energy.dag_defaults import default_args
-from argo_energy.report import tasks as report
+from argo_energy.report import dag_tasks
+from argo_energy.settings import REPORT_DAG_ID
 
 with DAG(
-    dag_id="eniscope_weekly_report",
+    dag_id=REPORT_DAG_ID,
     doc_md=__doc__,
     description="Weekly per-site energy report (HTML + CSV), read-only, by email and Slack",
     schedule=CronDataIntervalTimetable("0 8 * * 2", timezone="UTC"),
@@ -65,30 +66,4 @@ with DAG(
         ),
     },
 ) as dag:
-
-    @task(task_id="select_sites")
-    def select_sites() -> list[str]:
-        """Site ids of this run: Variable eniscope_sites, else every site with meters."""
-        return report.select_sites()
-
-    @task(task_id="build_report", map_index_template="{{ report_site }}")
-    def build_report(site_id: str, params=None, data_interval_end=None) -> dict:
-        """Read, compute, draw and write one site's report; return its URLs and headline figures."""
-        get_current_context()["report_site"] = site_id
-        return report.build_report(site_id, params["week_start"], data_interval_end)
-
-    @task(task_id="email_report", map_index_template="{{ report_site }}")
-    def email_report(built: dict, params=None) -> dict:
-        """Email the report (HTML and CSV attached) when smtp_default and recipients exist."""
-        get_current_context()["report_site"] = built["headline"]["site_id"]
-        return report.email_report(built, params["deliver"])
-
-    @task(task_id="slack_report", map_index_template="{{ report_site }}")
-    def slack_report(built: dict, params=None) -> dict:
-        """Post the headline figures to Slack when slack_default exists."""
-        get_current_context()["report_site"] = built["headline"]["site_id"]
-        return report.slack_report(built, params["deliver"])
-
-    reports = build_report.expand(site_id=select_sites())
-    email_report.expand(built=reports)
-    slack_report.expand(built=reports)
+    dag_tasks.wire_report()

@@ -4,13 +4,15 @@
 ``dag_defaults``). Each channel is active only when its connection exists, and that is decided
 when a task fails, never at DAG parse time:
 
-- Slack: ``SlackWebhookNotifier`` of the Slack provider, connection ``slack_default``
-  (type ``slackwebhook``; password = the webhook URL or token).
-- Email: ``SmtpNotifier`` of the SMTP provider, connection ``smtp_default``; recipients from the
-  Variable ``alert_emails`` (a JSON list, a comma-separated string, or a JSON object that routes
-  by DAG id with a ``"default"`` entry).
+- Slack: ``SlackWebhookNotifier`` of the Slack provider, connection ``settings.SLACK_CONN_ID``
+  (``slack_default``, type ``slackwebhook``; password = the webhook URL or token).
+- Email: ``SmtpNotifier`` of the SMTP provider, connection ``settings.SMTP_CONN_ID``
+  (``smtp_default``); recipients from the Variable ``settings.ALERT_EMAILS_VARIABLE``
+  (``alert_emails``: a JSON list, a comma-separated string, or a JSON object that routes by DAG id
+  with a ``"default"`` entry).
 
-The Variable ``alerts_muted`` (a JSON list of DAG ids, or ``"*"``) silences both channels.
+The Variable ``settings.ALERTS_MUTED_VARIABLE`` (``alerts_muted``: a JSON list of DAG ids, or
+``"*"``) silences both channels.
 An alert that cannot be sent is logged and dropped: it never raises, so it can never mask the
 task's own failure.
 """
@@ -23,15 +25,23 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
+
+from argo_energy.settings import (
+    ALERT_EMAILS_VARIABLE,
+    ALERTS_MUTED_VARIABLE,
+    SLACK_CONN_ID,
+    SMTP_CONN_ID,
+    connection_or_none,
+    get_variable,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection, Context
 
 log = logging.getLogger(__name__)
 
-SLACK_CONN_ID = "slack_default"
-SMTP_CONN_ID = "smtp_default"
-ALERT_EMAILS_VARIABLE = "alert_emails"
-ALERTS_MUTED_VARIABLE = "alerts_muted"
 # Bounded so that a dead Slack endpoint cannot hold a finished task's slot for long.
 SLACK_TIMEOUT_SECONDS = 10
 ERROR_LINE_MAX = 300
@@ -217,27 +227,10 @@ def is_muted(raw: Any, dag_id: str) -> bool:
     return "*" in names or dag_id in names
 
 
-def _get_connection(conn_id: str) -> Any | None:
-    """The connection, or None when it is not defined (an empty ``AIRFLOW_CONN_*`` counts as undefined)."""
-    from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return Connection.get(conn_id)
-    except AirflowNotFoundException:
-        return None
-
-
-def _get_variable(key: str) -> Any:
-    from airflow.sdk import Variable
-
-    return Variable.get(key, default=None)
-
-
 def _muted(dag_id: str) -> bool:
     """Whether Variable ``alerts_muted`` silences ``dag_id``; an unreadable Variable mutes nothing."""
     try:
-        return is_muted(_get_variable(ALERTS_MUTED_VARIABLE), dag_id)
+        return is_muted(get_variable(ALERTS_MUTED_VARIABLE), dag_id)
     except Exception:
         log.warning("Variable %s could not be read; alerting anyway", ALERTS_MUTED_VARIABLE, exc_info=True)
         return False
@@ -300,7 +293,7 @@ class SlackFailureAlert(_ChannelAlert):
         self.conn_id = conn_id
 
     def send(self, alert: FailureAlert, context: Mapping[str, Any]) -> None:
-        if _get_connection(self.conn_id) is None:
+        if connection_or_none(self.conn_id) is None:
             log.info("Slack alerts disabled: connection %r is not defined", self.conn_id)
             return
         from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
@@ -324,11 +317,11 @@ class EmailFailureAlert(_ChannelAlert):
         self.recipients_variable = recipients_variable
 
     def send(self, alert: FailureAlert, context: Mapping[str, Any]) -> None:
-        conn = _get_connection(self.conn_id)
+        conn = connection_or_none(self.conn_id)
         if conn is None:
             log.info("Email alerts disabled: connection %r is not defined", self.conn_id)
             return
-        recipients = parse_recipients(_get_variable(self.recipients_variable), alert.dag_id)
+        recipients = parse_recipients(get_variable(self.recipients_variable), alert.dag_id)
         if not recipients:
             log.info("Email alerts disabled for %s: Variable %r names no recipient",
                      alert.dag_id, self.recipients_variable)
@@ -342,12 +335,14 @@ class EmailFailureAlert(_ChannelAlert):
             html_content=alert.html(),
             smtp_conn_id=self.conn_id,
         )
-        notifier.notify(dict(context))  # see SlackFailureAlert.send for why not notifier(context)
+        # See SlackFailureAlert.send for why not notifier(context). The callback's context is the
+        # task's Context; it is typed as a Mapping here because tests and Airflow pass plain dicts.
+        notifier.notify(cast("Context", dict(context)))
         log.info("Email alert sent for %s.%s to %d recipient(s)", alert.dag_id, alert.task_label,
                  len(recipients))
 
 
-def _from_email(conn: Any) -> str:
+def _from_email(conn: Connection) -> str:
     extra = getattr(conn, "extra_dejson", None) or {}
     if extra.get("from_email"):
         return str(extra["from_email"])

@@ -112,8 +112,8 @@ def test_failure_callbacks_touch_nothing_when_built(monkeypatch):
     def forbidden(*_args, **_kwargs):
         raise AssertionError("connection or variable read at parse time")
 
-    monkeypatch.setattr(alerts, "_get_connection", forbidden)
-    monkeypatch.setattr(alerts, "_get_variable", forbidden)
+    monkeypatch.setattr(alerts, "connection_or_none", forbidden)
+    monkeypatch.setattr(alerts, "get_variable", forbidden)
     callbacks = failure_callbacks()
     assert [type(cb).__name__ for cb in callbacks] == ["SlackFailureAlert", "EmailFailureAlert"]
 
@@ -122,8 +122,8 @@ def test_a_callback_that_breaks_inside_never_raises(monkeypatch, caplog):
     def broken(*_args, **_kwargs):
         raise RuntimeError("secrets backend down")
 
-    monkeypatch.setattr(alerts, "_get_connection", broken)
-    monkeypatch.setattr(alerts, "_get_variable", broken)
+    monkeypatch.setattr(alerts, "connection_or_none", broken)
+    monkeypatch.setattr(alerts, "get_variable", broken)
     for callback in failure_callbacks():
         callback({"exception": ValueError("task error")})  # must not raise
     assert caplog.text.count("could not be sent") == 2, caplog.text

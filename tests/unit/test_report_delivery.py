@@ -19,28 +19,28 @@ def test_deliver_false_skips_both_channels(monkeypatch: pytest.MonkeyPatch) -> N
         raise AssertionError("nothing may be looked up when deliver is false")
 
     monkeypatch.setattr(delivery, "connection_or_none", never)
-    monkeypatch.setattr(tasks, "_variable", never)
+    monkeypatch.setattr(tasks, "get_variable", never)
     assert tasks.email_report(REPORT, deliver=False) == {"sent": False, "reason": "deliver=false"}
     assert tasks.slack_report(REPORT, deliver=False) == {"sent": False, "reason": "deliver=false"}
 
 
 def test_email_without_recipient_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(delivery, "connection_or_none", lambda conn_id: object())
-    monkeypatch.setattr(tasks, "_variable", lambda name: json.dumps({"other": ["x@y.test"]}))
+    monkeypatch.setattr(tasks, "get_variable", lambda name: json.dumps({"other": ["x@y.test"]}))
     assert tasks.email_report(REPORT) == {"sent": False, "reason": "no recipient"}
 
 
 def test_missing_connections_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(delivery, "connection_or_none", lambda conn_id: None)
-    monkeypatch.setattr(tasks, "_variable", lambda name: '["a@b.test"]')
+    monkeypatch.setattr(tasks, "get_variable", lambda name: '["a@b.test"]')
     assert tasks.email_report(REPORT) == {"sent": False, "reason": "no connection smtp_default"}
     assert tasks.slack_report(REPORT) == {"sent": False, "reason": "no connection slack_default"}
 
 
 def test_readonly_connection_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(delivery, "connection_or_none", lambda conn_id: object())
+    monkeypatch.setattr(tasks, "connection_or_none", lambda conn_id: object())
     assert tasks.report_conn_id() == "energy_db_readonly"
-    monkeypatch.setattr(delivery, "connection_or_none", lambda conn_id: None)
+    monkeypatch.setattr(tasks, "connection_or_none", lambda conn_id: None)
     assert tasks.report_conn_id() == "energy_db"
 
 

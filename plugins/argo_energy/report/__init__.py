@@ -8,5 +8,6 @@ Modules, in the order data flows through them:
 - ``figures``: every number of the report from the rows (pure).
 - ``charts``: matplotlib (Agg) PNGs; ``render``: self-contained HTML, CSV, Slack and email text.
 - ``delivery``: email (SMTP hook, attachments) and Slack webhook, each only when its connection exists.
-- ``tasks``: the task bodies of ``dags/eniscope_weekly_report.py``.
+- ``tasks``: the task bodies of ``dags/eniscope_weekly_report.py``; ``dag_tasks``: its task
+  factories and wiring (the DAG file only calls ``wire_report``).
 """

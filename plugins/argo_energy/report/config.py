@@ -13,15 +13,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any
 
 from argo_energy.alerts import parse_recipients
-
-BUSINESS_HOURS_VARIABLE = "report_business_hours"
-EMAILS_VARIABLE = "report_emails"
-BASE_PATH_VARIABLE = "report_base_path"
-SITES_VARIABLE = "eniscope_sites"  # the same site selection as the sync DAGs
+from argo_energy.settings import REPORT_BASE_PATH_VARIABLE, REPORT_BUSINESS_HOURS_VARIABLE
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^(?P<h>\d{1,2}):(?P<m>\d{2})$")
@@ -40,7 +36,7 @@ class BusinessHours:
     start: time = time(8, 0)
     end: time = time(18, 0)
 
-    def contains(self, local: Any) -> bool:
+    def contains(self, local: datetime) -> bool:
         """True when the local (naive wall-clock) datetime ``local`` is within business hours."""
         return local.weekday() in self.weekdays and self.start <= local.time() < self.end
 
@@ -110,16 +106,16 @@ def business_hours_for(raw: Any, site_id: str) -> BusinessHours:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ReportConfigError(
-                f"Variable {BUSINESS_HOURS_VARIABLE} is not JSON ({exc.msg}); expected e.g. "
+                f"Variable {REPORT_BUSINESS_HOURS_VARIABLE} is not JSON ({exc.msg}); expected e.g. "
                 '{"default": {"days": ["mon","tue","wed","thu","fri"], "start": "08:00", "end": "18:00"}}'
             ) from None
     if not isinstance(value, Mapping):
-        raise ReportConfigError(f"Variable {BUSINESS_HOURS_VARIABLE} must be a JSON object, got {raw!r}")
+        raise ReportConfigError(f"Variable {REPORT_BUSINESS_HOURS_VARIABLE} must be a JSON object, got {raw!r}")
     if set(value) & {"days", "start", "end"}:
-        return parse_business_hours_spec(value, f"Variable {BUSINESS_HOURS_VARIABLE}")
+        return parse_business_hours_spec(value, f"Variable {REPORT_BUSINESS_HOURS_VARIABLE}")
     for key in (site_id, "default"):
         if key in value:
-            return parse_business_hours_spec(value[key], f"Variable {BUSINESS_HOURS_VARIABLE}[{key!r}]")
+            return parse_business_hours_spec(value[key], f"Variable {REPORT_BUSINESS_HOURS_VARIABLE}[{key!r}]")
     return DEFAULT_BUSINESS_HOURS
 
 
@@ -142,7 +138,7 @@ def base_path_from(raw: Any) -> str:
         return "file://" + text  # a plain absolute path means the local file system
     if "://" not in text:
         raise ReportConfigError(
-            f"Variable {BASE_PATH_VARIABLE} must be a URL like file:///srv/reports or s3://bucket/reports "
+            f"Variable {REPORT_BASE_PATH_VARIABLE} must be a URL like file:///srv/reports or s3://bucket/reports "
             f"(or an absolute path), got {text!r}"
         )
     return text.rstrip("/")

@@ -1,7 +1,7 @@
 """Deliver a written report: email with the HTML and CSV attached, and a Slack webhook message.
 
-Each channel is active only when its Airflow connection exists (``smtp_default``,
-``slack_default``); a missing connection, or no recipient for the site, is a logged skip, not a
+Each channel is active only when its Airflow connection exists (``settings.SMTP_CONN_ID``,
+``settings.SLACK_CONN_ID``); a missing connection, or no recipient for the site, is a logged skip, not a
 failure. A connection that exists but does not work is a failure (the task retries).
 """
 
@@ -11,30 +11,21 @@ import logging
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argo_energy.report import render
+from argo_energy.settings import REPORT_EMAILS_VARIABLE, SLACK_CONN_ID, SMTP_CONN_ID, connection_or_none
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 log = logging.getLogger(__name__)
 
-SMTP_CONN_ID = "smtp_default"
-SLACK_CONN_ID = "slack_default"
 SLACK_TIMEOUT_SECONDS = 15
 FALLBACK_FROM_EMAIL = "argo-reports@localhost"
 
 
-def connection_or_none(conn_id: str) -> Any | None:
-    """The Airflow connection ``conn_id``, or None when it is not defined."""
-    from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return Connection.get(conn_id)
-    except AirflowNotFoundException:
-        return None
-
-
-def _from_email(conn: Any) -> str:
+def _from_email(conn: Connection) -> str:
     extra = getattr(conn, "extra_dejson", None) or {}
     if extra.get("from_email"):
         return str(extra["from_email"])
@@ -66,7 +57,8 @@ def send_email(
         log.info("report email skipped for site %s: connection %r is not defined", site_id, conn_id)
         return {"sent": False, "reason": f"no connection {conn_id}"}
     if not recipients:
-        log.info("report email skipped for site %s: Variable report_emails names no recipient", site_id)
+        log.info("report email skipped for site %s: Variable %s names no recipient", site_id,
+                 REPORT_EMAILS_VARIABLE)
         return {"sent": False, "reason": "no recipient"}
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 

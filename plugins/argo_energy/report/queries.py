@@ -3,8 +3,9 @@
 Every read runs inside ``read_only_snapshot``: one ``REPEATABLE READ READ ONLY`` transaction, so
 all the figures of a report come from the same snapshot and PostgreSQL itself refuses any write
 ("cannot execute ... in a read-only transaction"), whatever rights the login has. The connection
-is ``energy_db_readonly`` when that Airflow connection exists (a login without write rights, see
-``include/sql/roles/readonly_role.sql``), else ``energy_db``.
+is ``settings.READONLY_CONN_ID`` when that Airflow connection exists (a login without write rights,
+see ``include/sql/roles/readonly_role.sql``), else ``settings.ENERGY_CONN_ID``. The SQL files are
+read through ``warehouse.sql`` like every other package's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from typing import Any
 
 import psycopg
@@ -22,20 +22,13 @@ from psycopg import IsolationLevel
 from psycopg.rows import tuple_row
 
 from argo_energy.report.week import ReportWeek
-from argo_energy.warehouse.connection import Connection, WarehouseError, sql_dir
+from argo_energy.warehouse.connection import Connection, WarehouseError
+from argo_energy.warehouse.sql import fetch_in
 
 log = logging.getLogger(__name__)
 
-READONLY_CONN_ID = "energy_db_readonly"
-FALLBACK_CONN_ID = "energy_db"
 # Bounds one report's reads; a week of one site is milliseconds, a stuck lock must not hang the run.
 STATEMENT_TIMEOUT = "5min"
-
-
-@cache
-def sql_text(name: str) -> str:
-    """The text of ``include/sql/report/<name>``."""
-    return (sql_dir() / "report" / name).read_text(encoding="utf-8")
 
 
 @contextmanager
@@ -61,11 +54,6 @@ def read_only_snapshot(conn: Connection) -> Iterator[psycopg.Cursor[Any]]:
             yield cur
         finally:
             conn.rollback()  # nothing to keep: a read-only transaction has nothing to commit
-
-
-def fetch(cur: psycopg.Cursor[Any], name: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-    cur.execute(sql_text(name), params or {})
-    return cur.fetchall()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -135,7 +123,7 @@ class ValidationDay:
 def list_sites(cur: psycopg.Cursor[Any]) -> list[SiteRow]:
     """Every site of the warehouse with its meter ids (possibly none)."""
     grouped: dict[str, tuple[str, str | None, list[int]]] = {}
-    for site_id, site_name, zone, meter_id, _meter_name in fetch(cur, "sites.sql"):
+    for site_id, site_name, zone, meter_id, _meter_name in fetch_in(cur, "report/sites.sql"):
         entry = grouped.setdefault(str(site_id), (str(site_name), zone, []))
         if meter_id is not None:
             entry[2].append(int(meter_id))
@@ -143,7 +131,7 @@ def list_sites(cur: psycopg.Cursor[Any]) -> list[SiteRow]:
 
 
 def load_site(cur: psycopg.Cursor[Any], site_id: str) -> Site:
-    rows = fetch(cur, "site_meters.sql", {"site_id": site_id})
+    rows = fetch_in(cur, "report/site_meters.sql", {"site_id": site_id})
     if not rows:
         raise WarehouseError(f"site {site_id!r} has no meters in v_meters: nothing to report")
     meters = tuple(Meter(int(r[0]), str(r[1])) for r in rows)
@@ -151,7 +139,7 @@ def load_site(cur: psycopg.Cursor[Any], site_id: str) -> Site:
 
 
 def load_daily(cur: psycopg.Cursor[Any], site_id: str, week: ReportWeek) -> list[DailyRow]:
-    rows = fetch(cur, "daily.sql", {"site_id": site_id, "start": week.start, "end": week.end})
+    rows = fetch_in(cur, "report/daily.sql", {"site_id": site_id, "start": week.start, "end": week.end})
     return [
         DailyRow(
             meter_id=int(r[0]),
@@ -165,7 +153,7 @@ def load_daily(cur: psycopg.Cursor[Any], site_id: str, week: ReportWeek) -> list
 
 
 def load_intervals(cur: psycopg.Cursor[Any], site_id: str, week: ReportWeek) -> list[IntervalRow]:
-    rows = fetch(cur, "intervals.sql", {"site_id": site_id, "start": week.start, "end": week.end})
+    rows = fetch_in(cur, "report/intervals.sql", {"site_id": site_id, "start": week.start, "end": week.end})
     return [
         IntervalRow(
             ts=r[0],
@@ -186,7 +174,7 @@ def load_validation(
     Read inside a savepoint: the validation tables belong to another DAG and may change shape; a
     failing read costs this section of the report, never the report.
     """
-    available = fetch(cur, "validation_available.sql")
+    available = fetch_in(cur, "report/validation_available.sql")
     if not available or not available[0][0]:
         log.info("validation_results is not in this database (or not readable): completeness from the views only")
         return None
@@ -199,7 +187,7 @@ def load_validation(
     }
     try:
         with cur.connection.transaction():
-            rows = fetch(cur, "validation_flags.sql", params)
+            rows = fetch_in(cur, "report/validation_flags.sql", params)
     except psycopg.Error as exc:
         log.warning("could not read validation_results (%s): completeness from the views only", exc)
         return None

@@ -12,33 +12,35 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from argo_energy.report import charts, config, delivery, figures, queries, render
 from argo_energy.report.week import ReportWeek, week_for_interval_end, week_of
-from argo_energy.settings import ParamError, parse_sites_variable
+from argo_energy.settings import (
+    ENERGY_CONN_ID,
+    READONLY_CONN_ID,
+    REPORT_BASE_PATH_VARIABLE,
+    REPORT_BUSINESS_HOURS_VARIABLE,
+    REPORT_EMAILS_VARIABLE,
+    SITES_VARIABLE,
+    ParamError,
+    connection_or_none,
+    fail,
+    get_variable,
+    parse_sites_variable,
+)
 from argo_energy.warehouse.connection import Connection, connect
 
 log = logging.getLogger(__name__)
 
 
-def _variable(name: str) -> Any:
-    from airflow.sdk import Variable
-
-    return Variable.get(name, default=None)
-
-
-def _fail(message: str) -> Exception:
-    from airflow.sdk.exceptions import AirflowFailException
-
-    return AirflowFailException(message)
-
-
 def report_conn_id() -> str:
-    """``energy_db_readonly`` when that connection exists, else ``energy_db``."""
-    if delivery.connection_or_none(queries.READONLY_CONN_ID) is not None:
-        return queries.READONLY_CONN_ID
+    """``READONLY_CONN_ID`` when that connection exists, else ``ENERGY_CONN_ID`` (read-only transactions)."""
+    if connection_or_none(READONLY_CONN_ID) is not None:
+        return READONLY_CONN_ID
     log.info("connection %r is not defined: reading through %r in read-only transactions",
-             queries.READONLY_CONN_ID, queries.FALLBACK_CONN_ID)
-    return queries.FALLBACK_CONN_ID
+             READONLY_CONN_ID, ENERGY_CONN_ID)
+    return ENERGY_CONN_ID
 
 
 def _open() -> Connection:
@@ -59,7 +61,7 @@ def choose_sites(sites: Sequence[queries.SiteRow], wanted: Sequence[str] | None)
         unknown = [sid for sid in wanted if sid not in by_id]
         if unknown:
             raise ParamError(
-                f"Variable {config.SITES_VARIABLE} names site(s) {', '.join(unknown)} that are not in the "
+                f"Variable {SITES_VARIABLE} names site(s) {', '.join(unknown)} that are not in the "
                 f"warehouse (v_sites has {', '.join(sorted(by_id)) or 'none'})"
             )
         chosen = [by_id[sid] for sid in wanted]
@@ -74,17 +76,17 @@ def choose_sites(sites: Sequence[queries.SiteRow], wanted: Sequence[str] | None)
 def select_sites() -> list[str]:
     """The sites of this run (Variable ``eniscope_sites``, else every site with meters)."""
     try:
-        wanted = parse_sites_variable(_variable(config.SITES_VARIABLE))
+        wanted = parse_sites_variable(get_variable(SITES_VARIABLE))
     except ParamError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     with _open() as conn, queries.read_only_snapshot(conn) as cur:
         sites = queries.list_sites(cur)
     try:
         chosen = choose_sites(sites, wanted)
     except ParamError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     log.info("weekly report: %d site(s) selected of %d in the warehouse%s", len(chosen), len(sites),
-             f" (Variable {config.SITES_VARIABLE})" if wanted else "")
+             f" (Variable {SITES_VARIABLE})" if wanted else "")
     return chosen
 
 
@@ -99,7 +101,7 @@ def resolve_week(week_start: Any, data_interval_end: datetime | None, timezone: 
 
 
 def compute_figures(
-    cur: Any, site_id: str, week_start: Any, data_interval_end: datetime | None, hours: config.BusinessHours
+    cur: psycopg.Cursor[Any], site_id: str, week_start: Any, data_interval_end: datetime | None, hours: config.BusinessHours
 ) -> figures.WeeklyFigures:
     """Read everything one report needs (one snapshot) and compute its figures."""
     site = queries.load_site(cur, site_id)
@@ -141,11 +143,11 @@ def write_report(result: figures.WeeklyFigures, base_url: str, now: datetime | N
 def build_report(site_id: str, week_start: Any = None, data_interval_end: datetime | None = None) -> dict[str, Any]:
     """One site's report for the run's week, written under Variable ``report_base_path``."""
     try:
-        hours = config.business_hours_for(_variable(config.BUSINESS_HOURS_VARIABLE), site_id)
-        base_url = config.base_path_from(_variable(config.BASE_PATH_VARIABLE))
+        hours = config.business_hours_for(get_variable(REPORT_BUSINESS_HOURS_VARIABLE), site_id)
+        base_url = config.base_path_from(get_variable(REPORT_BASE_PATH_VARIABLE))
         config.parse_week_param(week_start)
     except config.ReportConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     with _open() as conn, queries.read_only_snapshot(conn) as cur:
         result = compute_figures(cur, site_id, week_start, data_interval_end, hours)
     return write_report(result, base_url)
@@ -156,7 +158,7 @@ def email_report(report: Mapping[str, Any], deliver: bool = True) -> dict[str, A
     if not deliver:
         log.info("report email skipped for site %s: param deliver is false", site_id)
         return {"sent": False, "reason": "deliver=false"}
-    recipients = config.recipients_for(_variable(config.EMAILS_VARIABLE), site_id)
+    recipients = config.recipients_for(get_variable(REPORT_EMAILS_VARIABLE), site_id)
     return delivery.send_email(report, recipients)
 
 
