@@ -6,7 +6,7 @@
     python -m argo_energy.warehouse setup        [...]   # migrate + build-views + refresh
     python -m argo_energy.warehouse status       [...]   # applied version and view build state
 
-``--conn-id`` (default ``energy_db``) goes through Airflow's PostgresHook, so it reads the same
+``--conn-id`` (default ``settings.ENERGY_CONN_ID``, ``energy_db``) goes through Airflow's PostgresHook, so it reads the same
 connection as the DAGs (``AIRFLOW_CONN_ENERGY_DB`` or the metadata database). ``--dsn`` (or the
 ``ARGO_WAREHOUSE_DSN`` environment variable) connects with psycopg directly, without Airflow.
 Exit status 0 on success, 1 on a warehouse error (the message says why).
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from argo_energy.settings import ENERGY_CONN_ID
 from argo_energy.warehouse.connection import Connection, WarehouseError, connect, own_transaction
 from argo_energy.warehouse.migrations import apply_migrations, current_version, load_migrations
 from argo_energy.warehouse.views import build_views, refresh_hourly_usage
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("command", choices=COMMANDS)
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--conn-id", default=None, help="Airflow connection id (default: energy_db)")
+    target.add_argument("--conn-id", default=None, help=f"Airflow connection id (default: {ENERGY_CONN_ID})")
     target.add_argument("--dsn", default=None, help="libpq DSN/URL; also ARGO_WAREHOUSE_DSN")
     return parser
 
@@ -45,7 +46,7 @@ def _open(args: argparse.Namespace) -> Connection:
     dsn = args.dsn or (None if args.conn_id else os.environ.get("ARGO_WAREHOUSE_DSN"))
     if dsn:
         return psycopg.connect(dsn)
-    return connect(args.conn_id or "energy_db")
+    return connect(args.conn_id or ENERGY_CONN_ID)
 
 
 def _status(conn: Connection) -> None:

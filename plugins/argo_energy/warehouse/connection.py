@@ -12,6 +12,8 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
+from argo_energy.settings import ENERGY_CONN_ID
+
 # Two-key advisory lock namespaces (pg_advisory_xact_lock(int, int)); SQL files use the same numbers.
 LOCK_MIGRATIONS = 842001  # key 2: 0
 LOCK_VIEWS = 842002  # key 2: 0 (taken inside argo_build_view)
@@ -33,7 +35,7 @@ def sql_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "include" / "sql"
 
 
-def connect(conn_id: str = "energy_db") -> Connection:
+def connect(conn_id: str = ENERGY_CONN_ID) -> Connection:
     """A psycopg 3 connection from the Airflow connection ``conn_id`` (PostgresHook, imported lazily)."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 

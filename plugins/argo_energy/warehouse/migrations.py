@@ -72,7 +72,13 @@ def migrations_dir() -> Path:
 
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
-    """The migration files of ``directory`` in version order; a malformed name is an error."""
+    """The migration files of ``directory`` in version order; a malformed name is an error.
+
+    Reads each file itself rather than through ``warehouse.sql.sql_text``: ``directory`` may be any
+    folder (tests and adoption runs copy the history elsewhere), and the checksum must be of the
+    file as it is on disk now, not of a text the loader cached earlier in the process, or an
+    applied migration edited afterwards would slip through.
+    """
     directory = directory or migrations_dir()
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):

@@ -13,7 +13,8 @@ import logging
 import re
 from pathlib import Path
 
-from argo_energy.warehouse.connection import Connection, WarehouseError, own_transaction, sql_dir
+from argo_energy.warehouse.connection import Connection, WarehouseError, own_transaction
+from argo_energy.warehouse.sql import sql_text
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,7 @@ def build_views(conn: Connection) -> dict[str, str]:
     dropped and created WITH DATA). A view dropped because something it depends on was rebuilt is
     recreated by its own file and reported with that file's action.
     """
-    base = sql_dir()
-    texts = [(view_name(rel), (base / rel).read_text(encoding="utf-8")) for rel in VIEW_FILES]
+    texts = [(view_name(rel), sql_text(rel)) for rel in VIEW_FILES]
     actions: dict[str, str] = {}
     with own_transaction(conn) as cur:
         cur.execute("SELECT to_regprocedure('argo_build_view(text, text, text, text[], text)') IS NOT NULL")
@@ -76,9 +76,8 @@ def build_views(conn: Connection) -> dict[str, str]:
 
 def refresh_hourly_usage(conn: Connection) -> str:
     """Refresh ``mv_hourly_usage``: 'concurrent' normally, 'full' when it was not populated yet."""
-    text = (sql_dir() / REFRESH_FILE).read_text(encoding="utf-8")
     with own_transaction(conn) as cur:
-        cur.execute(text)
+        cur.execute(sql_text(REFRESH_FILE))
         row = cur.fetchone()
     how = str(row[0]) if row else "unknown"
     log.info("mv_hourly_usage refreshed (%s)", how)
