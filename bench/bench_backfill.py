@@ -81,44 +81,47 @@ def run_dag_test(dag: Any, conf: dict[str, Any]) -> dict[str, Any]:
 def run_plain_loop(conf: dict[str, Any], run_id: str) -> None:
     """The backfill's work without Airflow's orchestration: the tasks' functions called in order."""
     from argo_energy.eniscope.hook import EniscopeHook
-    from argo_energy.ingest import operators as ops
+    from argo_energy.ingest import tasks
     from argo_energy.ingest.planning import ChannelTarget
+    from argo_energy.ingest.readings import summarize, sync_windows
+    from argo_energy.ingest.status import record_run_status
+    from argo_energy.settings import ENERGY_CONN_ID, ENISCOPE_CONN_ID
     from argo_energy.warehouse import build_views, connect, refresh_hourly_usage
 
-    request = ops.validate_backfill(conf)
-    ops.apply_warehouse_migrations(ops.ENERGY_CONN_ID)
-    plan = ops.sync_metadata(mode="backfill", backfill=request)
+    request = tasks.validate_backfill(conf)
+    tasks.apply_warehouse_migrations(ENERGY_CONN_ID)
+    plan = tasks.sync_metadata_backfill(request)
     summaries = []
     for batch in plan["batches"]:
-        outcomes = ops.sync_windows(
+        outcomes = sync_windows(
             [ChannelTarget.from_dict(t) for t in batch["targets"]],
-            make_hook=lambda: EniscopeHook(eniscope_conn_id=ops.ENISCOPE_CONN_ID),
-            make_conn=lambda: connect(ops.ENERGY_CONN_ID),
+            make_hook=lambda: EniscopeHook(eniscope_conn_id=ENISCOPE_CONN_ID),
+            make_conn=lambda: connect(ENERGY_CONN_ID),
             skip=batch["skip"],
             run_id=run_id,
             now=datetime.now(UTC),
         )
-        totals = ops.summarize(outcomes)
+        totals = summarize(outcomes)
         if totals["failed"]:
             raise RuntimeError(f"plain loop: {totals['failed']} window(s) failed")
         summaries.append([asdict(o) for o in outcomes])
-    conn = connect(ops.ENERGY_CONN_ID)
+    conn = connect(ENERGY_CONN_ID)
     try:
         build_views(conn)
         refresh_hourly_usage(conn)
     finally:
         conn.close()
-    ops.record_run_status(plan, summaries)
+    record_run_status(plan, summaries)
 
 
 def child_batch(batch_file: Path) -> int:
     """Child process: wait for the start signal, run SyncReadingsOperator.execute on one batch."""
     airflow_env.prepare(Path(os.environ["ARGO_BENCH_HOME"]))
     os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = os.environ.get("ARGO_BENCH_LOG_LEVEL", "WARNING")
-    from argo_energy.ingest import operators as ops
+    from argo_energy.ingest.operators import SyncReadingsOperator
 
     batch = json.loads(batch_file.read_text(encoding="utf-8"))
-    operator = ops.SyncReadingsOperator(task_id="sync_readings", batch=batch)
+    operator = SyncReadingsOperator(task_id="sync_readings", batch=batch)
     batch_file.with_suffix(".ready").touch()
     go = batch_file.parent / "go"
     deadline = time.monotonic() + 300
@@ -142,15 +145,16 @@ def run_concurrent_tasks(sim: Any, conf: dict[str, Any], tasks: int, channels: i
     """``tasks`` readings tasks in as many processes at once on one fresh database."""
     import tempfile
 
-    from argo_energy.ingest import operators as ops
+    from argo_energy.ingest.tasks import apply_warehouse_migrations, sync_metadata_backfill, validate_backfill
+    from argo_energy.settings import ENERGY_CONN_ID
 
     work = Path(tempfile.mkdtemp(prefix="argo-bench-concurrent-"))
     try:
         with common.fresh_database("concurrent", migrate=False) as dsn:
             airflow_env.set_connections(dsn, sim, requests_per_second=rps)
-            request = ops.validate_backfill(conf)
-            ops.apply_warehouse_migrations(ops.ENERGY_CONN_ID)
-            plan = ops.sync_metadata(mode="backfill", backfill=request, batch_size=-(-channels // tasks))
+            request = validate_backfill(conf)
+            apply_warehouse_migrations(ENERGY_CONN_ID)
+            plan = sync_metadata_backfill(request, batch_size=-(-channels // tasks))
             procs = []
             for i, batch in enumerate(plan["batches"]):
                 batch_file = work / f"batch{i}.json"

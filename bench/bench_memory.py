@@ -86,11 +86,13 @@ def child(kind: str, days: int) -> dict[str, Any]:
         return out
 
     from argo_energy.eniscope.hook import EniscopeHook  # noqa: F401 - what a readings task imports
-    from argo_energy.ingest import operators as ops
+    from argo_energy.ingest import tasks
+    from argo_energy.ingest.operators import SyncReadingsOperator
+    from argo_energy.settings import ENERGY_CONN_ID
 
-    request = ops.validate_backfill(conf)
-    ops.apply_warehouse_migrations(ops.ENERGY_CONN_ID)
-    plan = ops.sync_metadata(mode="backfill", backfill=request)
+    request = tasks.validate_backfill(conf)
+    tasks.apply_warehouse_migrations(ENERGY_CONN_ID)
+    plan = tasks.sync_metadata_backfill(request)
     (batch,) = plan["batches"]
     out["rss_before_mb"] = _vm("VmRSS")
     out["peak_before_mb"] = _vm("VmHWM")
@@ -98,7 +100,7 @@ def child(kind: str, days: int) -> dict[str, Any]:
         out["peak_mb"] = out["rss_before_mb"]
         return out
     out["peak_reset"] = _reset_peak()
-    operator = ops.SyncReadingsOperator(task_id="sync_readings", batch=batch)
+    operator = SyncReadingsOperator(task_id="sync_readings", batch=batch)
     started = time.perf_counter()
     totals = operator.execute(airflow_env.task_context("bench_memory"))
     out["task_seconds"] = time.perf_counter() - started

@@ -34,12 +34,12 @@ import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
 from argo_energy.dag_defaults import default_args
-from argo_energy.ingest import dag_tasks
-from argo_energy.ingest import operators as ops
+from argo_energy.ingest import dag_tasks, tasks
+from argo_energy.settings import DAILY_SYNC_DAG_ID, ENISCOPE_POOL
 from argo_energy.warehouse.connection import sql_dir
 
 with DAG(
-    dag_id="eniscope_daily_sync",
+    dag_id=DAILY_SYNC_DAG_ID,
     doc_md=__doc__,
     description="Daily Eniscope readings sync (last lookback_days site-local days), views, refresh",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
@@ -61,12 +61,10 @@ with DAG(
     },
 ) as dag:
 
-    @task(task_id=dag_tasks.METADATA_TASK, pool=ops.POOL)
+    @task(task_id=dag_tasks.METADATA_TASK, pool=ENISCOPE_POOL)
     def sync_metadata(params=None, data_interval_end=None, ti=None) -> list:
         """Upsert sites, devices and channels; plan the batches of the data interval's range."""
-        plan = ops.sync_metadata(
-            mode="daily", data_interval_end=data_interval_end, lookback_days=params["lookback_days"]
-        )
+        plan = tasks.sync_metadata_daily(data_interval_end=data_interval_end, lookback_days=params["lookback_days"])
         return dag_tasks.publish_plan(ti, plan)
 
     plan = sync_metadata()

@@ -30,12 +30,12 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from argo_energy.dag_defaults import default_args
-from argo_energy.ingest import dag_tasks
-from argo_energy.ingest import operators as ops
+from argo_energy.ingest import dag_tasks, tasks
+from argo_energy.settings import BACKFILL_DAG_ID, ENISCOPE_POOL
 from argo_energy.warehouse.connection import sql_dir
 
 with DAG(
-    dag_id="eniscope_historical_backfill",
+    dag_id=BACKFILL_DAG_ID,
     doc_md=__doc__,
     description="Backfill Eniscope readings for a range of site-local days (params form)",
     schedule=None,
@@ -88,20 +88,20 @@ with DAG(
     },
 ) as dag:
 
-    @task(task_id="validate_params", pool=ops.POOL, retries=0)
+    @task(task_id="validate_params", pool=ENISCOPE_POOL, retries=0)
     def validate_params(params=None) -> dict:
         """Check every param (then the ids against the API's lists); log the plan of a dry run."""
-        return ops.validate_backfill(dict(params))
+        return tasks.validate_backfill(dict(params))
 
     @task.short_circuit(task_id="dry_run_gate")
-    def dry_run_gate(request: dict) -> bool:
+    def dry_run_gate(request) -> bool:  # request: the dict validate_params returned (an XComArg here)
         """Stop here (everything downstream skipped) when the run is a dry run."""
         return not request["dry_run"]
 
-    @task(task_id=dag_tasks.METADATA_TASK, pool=ops.POOL)
-    def sync_metadata(request: dict, ti=None) -> list:
+    @task(task_id=dag_tasks.METADATA_TASK, pool=ENISCOPE_POOL)
+    def sync_metadata(request, ti=None) -> list:  # request: as for dry_run_gate
         """Upsert the selected sites, devices and channels; plan the batches of the range."""
-        return dag_tasks.publish_plan(ti, ops.sync_metadata(mode="backfill", backfill=request))
+        return dag_tasks.publish_plan(ti, tasks.sync_metadata_backfill(request))
 
     request = validate_params()
     plan = sync_metadata(request)

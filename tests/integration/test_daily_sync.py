@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from argo_energy.ingest.operators import UNSUPPORTED
+from argo_energy.ingest.status import UNSUPPORTED
 from argo_energy.sitetime import local_midnight, make_windows
 from tests.fixtures.ingest import (
     assert_matches_ground_truth,

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from argo_energy.ingest.operators import UNSUPPORTED
+from argo_energy.ingest.status import UNSUPPORTED
 from argo_energy.sitetime import local_days_range, make_windows
 from tests.fixtures.ingest import (
     assert_matches_ground_truth,
@@ -176,7 +176,7 @@ def test_first_task_names_each_bad_param(make_ingest_env, conf, message, lists_r
     """The first task's callable itself (real Variable, real API lists), without a whole DAG run."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from argo_energy.ingest.operators import validate_backfill
+    from argo_energy.ingest.tasks import validate_backfill
 
     env = make_ingest_env(SIM_NOW)
     env.set_variable("eniscope_backfill_max_days", "5")

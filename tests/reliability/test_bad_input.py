@@ -209,10 +209,10 @@ def test_each_bad_backfill_param_fails_with_a_clear_message(
     sim, dsn, _ = quiet_env
     from airflow.sdk.exceptions import AirflowFailException
 
-    from argo_energy.ingest import operators as ops
+    from argo_energy.ingest import tasks
 
     with pytest.raises(AirflowFailException) as failed:
-        ops.validate_backfill(params, now=datetime.now(UTC))
+        tasks.validate_backfill(params, now=datetime.now(UTC))
     assert message in str(failed.value)
     assert table_names(dsn) == []
     assert readings_requests(sim) == []
@@ -272,11 +272,11 @@ def test_broken_credentials_are_terminal_failures(quiet_env: Any, broken: dict[s
     sim, _, mp = quiet_env
     from airflow.sdk.exceptions import AirflowFailException
 
-    from argo_energy.ingest import operators as ops
+    from argo_energy.ingest import tasks
 
     mp.setenv("AIRFLOW_CONN_ENISCOPE_DEFAULT", sim_conn_json(sim, **broken))
     with pytest.raises(AirflowFailException, match=re.escape(message)):
-        ops.sync_metadata(mode="daily", data_interval_end=SIM_NOW, lookback_days=1)
+        tasks.sync_metadata_daily(data_interval_end=SIM_NOW, lookback_days=1)
     assert len(sim.requests) <= 2, "credentials were retried"
 
 
@@ -313,13 +313,13 @@ def test_url_of_something_else_fails_at_once(quiet_env: Any, figures: Figures):
     sim, _, mp = quiet_env
     from airflow.sdk.exceptions import AirflowFailException
 
-    from argo_energy.ingest import operators as ops
+    from argo_energy.ingest import tasks
 
     conn = json.loads(sim_conn_json(sim))
     conn["host"] = f"{sim.base_url}/not-the-api"  # a server answering 404 to every Eniscope path
     mp.setenv("AIRFLOW_CONN_ENISCOPE_DEFAULT", json.dumps(conn))
     with pytest.raises(Exception) as failed:  # noqa: PT011 - the type is what is under test
-        ops.sync_metadata(mode="daily", data_interval_end=SIM_NOW, lookback_days=1)
+        tasks.sync_metadata_daily(data_interval_end=SIM_NOW, lookback_days=1)
     assert isinstance(failed.value, AirflowFailException), (
         f"{type(failed.value).__name__} is retried by Airflow: {failed.value}"
     )

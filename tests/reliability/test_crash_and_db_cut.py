@@ -176,7 +176,7 @@ def _writes_readings(query: str) -> bool:
 
 @pytest.fixture(scope="module")
 def crash_run(airflow_db: str, make_database: Any, execution_api: ExecutionApi) -> Any:
-    from argo_energy.ingest import operators as ops
+    from argo_energy.ingest import tasks
     from eniscope_simulator import Simulator
 
     dsn = make_database("relcrash")
@@ -191,8 +191,8 @@ def crash_run(airflow_db: str, make_database: Any, execution_api: ExecutionApi) 
         with pipeline_env(sim, dsn):
             # The schema and the channel rows exist before the run, as after any earlier run:
             # the blocking reading needs its channel.
-            ops.apply_warehouse_migrations()
-            ops.sync_metadata(mode="daily", data_interval_end=END, lookback_days=LOOKBACK)
+            tasks.apply_warehouse_migrations()
+            tasks.sync_metadata_daily(data_interval_end=END, lookback_days=LOOKBACK)
             blocker = RowBlocker(dsn, channel, blocked_ts)
             seen = Observed()
             controller = threading.Thread(

@@ -6,16 +6,9 @@ import logging
 
 import pytest
 
-from argo_energy.ingest.operators import (
-    UNSUPPORTED,
-    UNSUPPORTED_PREFIX,
-    ChannelOutcome,
-    Progress,
-    channel_status,
-    run_key,
-    site_status,
-    summarize,
-)
+from argo_energy.ingest.planning import run_key
+from argo_energy.ingest.readings import ChannelOutcome, Progress, summarize
+from argo_energy.ingest.status import UNSUPPORTED, UNSUPPORTED_PREFIX, channel_status, site_status
 
 
 def outcome(**kwargs) -> ChannelOutcome:

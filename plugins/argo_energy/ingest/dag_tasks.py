@@ -1,6 +1,7 @@
 """Task factories shared by the two ingestion DAGs (called inside a ``with DAG(...)`` block).
 
-Only wiring lives here: each task body is one call into ``argo_energy.ingest.operators``.
+Only wiring lives here: each task body is one call into ``argo_energy.ingest.tasks`` or
+``argo_energy.ingest.status``; the readings are ``operators.SyncReadingsOperator``.
 Creating these tasks reads no Connection, Variable, network or database: that happens when
 the tasks run.
 
@@ -25,13 +26,17 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from argo_energy.ingest import operators as ops
+from argo_energy.ingest.operators import SyncReadingsOperator
+from argo_energy.ingest.status import record_run_status
+from argo_energy.ingest.tasks import apply_warehouse_migrations
+from argo_energy.settings import ENERGY_CONN_ID, ENISCOPE_CONN_ID, ENISCOPE_POOL
 from argo_energy.warehouse.views import REFRESH_FILE, VIEW_FILES, view_name
 
 log = logging.getLogger(__name__)
 
 METADATA_TASK = "sync_metadata"
 READINGS_TASK = "sync_readings"
+WATCHER_TASK = "fail_run_if_any_task_failed"
 PLAN_KEY = "plan"
 
 
@@ -54,17 +59,17 @@ def pull_plan(ti: Any) -> dict[str, Any] | None:
 @task(task_id="apply_migrations")
 def apply_migrations() -> dict[str, Any]:
     """Bring the warehouse schema to the current version (advisory-locked, idempotent)."""
-    return ops.apply_warehouse_migrations(ops.ENERGY_CONN_ID)
+    return apply_warehouse_migrations(ENERGY_CONN_ID)
 
 
 def sync_readings(batches: Any) -> Any:
     """One mapped task per batch of channels, named after its channels, in the ``eniscope_api`` pool."""
-    return ops.SyncReadingsOperator.partial(
+    return SyncReadingsOperator.partial(
         task_id=READINGS_TASK,
-        pool=ops.POOL,
+        pool=ENISCOPE_POOL,
         map_index_template="{{ task.batch['label'] }}",
-        eniscope_conn_id=ops.ENISCOPE_CONN_ID,
-        energy_conn_id=ops.ENERGY_CONN_ID,
+        eniscope_conn_id=ENISCOPE_CONN_ID,
+        energy_conn_id=ENERGY_CONN_ID,
     ).expand(batch=batches)
 
 
@@ -79,7 +84,7 @@ def views_gate(ti: Any = None) -> bool:
     return plan is not None
 
 
-def build_views_and_refresh(conn_id: str = ops.ENERGY_CONN_ID) -> tuple[Any, Any]:
+def build_views_and_refresh(conn_id: str = ENERGY_CONN_ID) -> tuple[Any, Any]:
     """One ``SQLExecuteQueryOperator`` per view file in dependency order, then the refresh.
 
     The files live in ``include/sql/views`` (the DAG's ``template_searchpath`` is ``include/sql``);
@@ -114,11 +119,11 @@ def record_sync_status(ti: Any = None) -> dict[str, Any]:
     plan = pull_plan(ti)
     # A list of task ids makes xcom_pull return one entry per map index (None where nothing was pushed).
     summaries = ti.xcom_pull(task_ids=[READINGS_TASK], key="summary")
-    return ops.record_run_status(plan, summaries, energy_conn_id=ops.ENERGY_CONN_ID)
+    return record_run_status(plan, summaries, energy_conn_id=ENERGY_CONN_ID)
 
 
 @task(
-    task_id="fail_run_if_any_task_failed",
+    task_id=WATCHER_TASK,
     trigger_rule=TriggerRule.ONE_FAILED,
     retries=0,
     on_failure_callback=[],  # the failed task has alerted already
@@ -132,7 +137,7 @@ def watch_every_task(dag: DAG) -> None:
     """Make ``fail_run_if_any_task_failed`` downstream of every other task of ``dag``."""
     watcher = fail_run_if_any_task_failed()
     for other in dag.tasks:
-        if other.task_id != watcher.operator.task_id:
+        if other.task_id != WATCHER_TASK:
             other >> watcher
 
 

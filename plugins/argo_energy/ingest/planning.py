@@ -1,14 +1,15 @@
 """Planning: run parameters -> sites -> channels -> ranges -> batches for task mapping. Pure, no I/O.
 
-The operators fetch the lists (organisations, channels) and the "already done" sets; everything
-deciding *what* to fetch lives here so that it is unit-tested without Airflow, HTTP or SQL.
+The tasks (``ingest.tasks``) fetch the lists (organisations, channels) and the "already done" sets;
+everything deciding *what* to fetch lives here so that it is unit-tested without Airflow, HTTP or SQL.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,11 +17,29 @@ from argo_energy.models import Channel, Organization
 from argo_energy.settings import BACKFILL_MAX_DAYS_VARIABLE, ParamError, parse_channel_ids, parse_site_ids
 from argo_energy.sitetime import floor_to_grid, local_days_range, lookback_range, resolve_zone
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MAX_BACKFILL_DAYS = 366
 DEFAULT_BATCH_SIZE = 25
 # [core] max_map_length defaults to 1024; staying well below keeps the scheduler and grid fast.
 MAX_BATCHES = 512
 LABEL_MAX = 200  # rendered_map_index is shown in the grid; keep it readable
+# Skip modes of the readings task: windows with a success row written by this run (automatic
+# retries redo only what failed) or by any run (a backfill re-trigger without ``force`` resumes).
+SKIP_THIS_RUN = "this_run"
+SKIP_ANY_RUN = "any_run"
+
+Ranges = dict[str, tuple[datetime, datetime]]  # organisation id -> [start, end) in UTC
+
+
+def run_key(run_id: str, clear_number: int | None) -> str:
+    """What ``ingestion_logs.run_id`` records: the Airflow run id, with ``#N`` after its Nth clear.
+
+    Automatic retries keep the key, so they skip what the run already wrote. Clearing a task or
+    the run (UI, ``airflow tasks clear``, ``airflow backfill create --reprocess-behavior completed``)
+    increments ``clear_number``: the point of a clear is to redo the work, so everything is fetched again.
+    """
+    return run_id if not clear_number else f"{run_id}#{clear_number}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +56,28 @@ class BackfillRequest:
     @property
     def days(self) -> int:
         return (self.end_date - self.start_date).days + 1
+
+
+def request_to_dict(request: BackfillRequest) -> dict[str, Any]:
+    """The request as JSON-ready data (what the first backfill task returns through XCom)."""
+    data = asdict(request)
+    data["start_date"] = request.start_date.isoformat()
+    data["end_date"] = request.end_date.isoformat()
+    data["site_ids"] = list(request.site_ids)
+    data["channel_ids"] = list(request.channel_ids)
+    return data
+
+
+def request_from_dict(data: Mapping[str, Any]) -> BackfillRequest:
+    """The inverse of ``request_to_dict``."""
+    return BackfillRequest(
+        start_date=date.fromisoformat(data["start_date"]),
+        end_date=date.fromisoformat(data["end_date"]),
+        site_ids=tuple(data.get("site_ids") or ()),
+        channel_ids=tuple(int(c) for c in data.get("channel_ids") or ()),
+        force=bool(data.get("force")),
+        dry_run=bool(data.get("dry_run")),
+    )
 
 
 def _parse_date(name: str, value: Any, problems: list[str]) -> date | None:
@@ -160,6 +201,26 @@ def select_channels(
     return [by_id[cid] for cid in channel_ids]
 
 
+@dataclass
+class Catalog:
+    """What the API lists for one run: every organisation and channel."""
+
+    organizations: list[Organization]
+    channels: list[Channel]
+
+
+def selection(
+    catalog: Catalog, site_ids: Sequence[str] | None, channel_ids: Sequence[int] = ()
+) -> tuple[list[Organization], list[Channel]]:
+    """Sites and channels to sync; with explicit channel ids, only the sites that own them."""
+    sites = select_sites(catalog.organizations, catalog.channels, site_ids or None)
+    channels = select_channels(sites, catalog.channels, channel_ids)
+    if channel_ids and not site_ids:
+        owners = {ch.organization_id for ch in channels}
+        sites = [org for org in sites if org.organization_id in owners]
+    return sites, channels
+
+
 def site_zone(org: Organization) -> tuple[str, str | None]:
     """The site's IANA zone: its own; the contract default when the API gave none (the warehouse
     stores that default, and the views and validation use it); UTC, with a warning, when unknown."""
@@ -169,6 +230,17 @@ def site_zone(org: Organization) -> tuple[str, str | None]:
     if not org.timezone:
         return zone, f"site {org.organization_id} has no time zone; its days are cut in the contract default {zone}"
     return zone, None
+
+
+def site_zones(sites: Iterable[Organization]) -> dict[str, str]:
+    """Each site's zone (``site_zone``), its warnings logged."""
+    zones = {}
+    for org in sites:
+        zone, warning = site_zone(org)
+        if warning:
+            log.warning("%s", warning)
+        zones[org.organization_id] = zone
+    return zones
 
 
 def capped_end(end: datetime, now: datetime) -> datetime:
@@ -186,6 +258,18 @@ def daily_site_range(
 def backfill_site_range(request: BackfillRequest, zone: str, now: datetime) -> tuple[datetime, datetime]:
     start, end = local_days_range(request.start_date, request.end_date, zone)
     return start, capped_end(end, now)
+
+
+def daily_ranges(
+    interval_end: datetime, lookback_days: int, zones: Mapping[str, str], now: datetime
+) -> Ranges:
+    """Every site's range of a daily run (``daily_site_range``); ``zones`` names the sites."""
+    return {org: daily_site_range(interval_end, lookback_days, zone, now) for org, zone in zones.items()}
+
+
+def backfill_ranges(request: BackfillRequest, zones: Mapping[str, str], now: datetime) -> Ranges:
+    """Every site's range of a backfill (``backfill_site_range``); ``zones`` names the sites."""
+    return {org: backfill_site_range(request, zone, now) for org, zone in zones.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,3 +360,50 @@ def batch_targets(
         chunk = list(targets[offset : offset + size])
         batches.append({"label": batch_label(chunk), "targets": [t.to_dict() for t in chunk]})
     return batches
+
+
+def build_plan(
+    sites: Sequence[Organization],
+    targets: Sequence[ChannelTarget],
+    ranges: Mapping[str, tuple[datetime, datetime]],
+    zones: Mapping[str, str],
+    unsupported: Mapping[int, str],
+    *,
+    skip: str,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> dict[str, Any]:
+    """The metadata task's plan: ``{"batches": [...], "sites": [...], "unsupported": [...]}``.
+
+    Batches carry the readings task's ``skip`` mode; ``unsupported`` is ``{channel_id: organisation}``
+    of the channels left out because they were found unsupported recently.
+    """
+    batches = batch_targets(targets, batch_size=batch_size)
+    for batch in batches:
+        batch["skip"] = skip
+    site_rows = [
+        {
+            "organization_id": org.organization_id,
+            "name": org.organization_name,
+            "timezone": zones[org.organization_id],
+            "start": ranges[org.organization_id][0].isoformat(),
+            "end": ranges[org.organization_id][1].isoformat(),
+            "channel_ids": [t.channel_id for t in targets if t.organization_id == org.organization_id],
+        }
+        for org in sites
+    ]
+    for row in site_rows:
+        log.info(
+            "site %s (%s, %s): %d channel(s), range %s .. %s",
+            row["organization_id"],
+            row["name"],
+            row["timezone"],
+            len(row["channel_ids"]),
+            row["start"],
+            row["end"],
+        )
+    log.info("plan: %d channel(s) in %d batch(es) (skip mode %s)", len(targets), len(batches), skip)
+    return {
+        "batches": batches,
+        "sites": site_rows,
+        "unsupported": [{"channel_id": cid, "organization_id": org} for cid, org in sorted(unsupported.items())],
+    }

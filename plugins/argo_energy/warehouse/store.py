@@ -1,4 +1,6 @@
-"""Every SQL write of the pipeline: metadata upserts, per-window reading writes, audit rows.
+"""The readings writes of the pipeline: per-window readings, rejects, ingestion logs, sync status.
+
+The metadata upserts are in ``catalog.py``, the reads of the ingestion in ``reads.py``.
 
 Each function runs in its own transaction and commits it (the connection must be idle). Values are
 always bound parameters. Datetimes must be timezone-aware; they are stored as ``timestamptz``.
@@ -22,22 +24,17 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
+from typing import Any
 
-from argo_energy.models import (
-    DEFAULT_SITE_TIMEZONE,
-    READING_FIELDS,
-    Channel,
-    Device,
-    Organization,
-    Reading,
-    Rejected,
-)
+import psycopg
+
+from argo_energy.models import READING_FIELDS, Reading, Rejected
+from argo_energy.warehouse.checks import check_window, require_aware, require_text
 from argo_energy.warehouse.connection import LOCK_CHANNEL_WRITE, Connection, own_transaction
+from argo_energy.warehouse.sql import sql_text
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +124,6 @@ class WindowWrite:
 
 
 @dataclass(frozen=True, slots=True)
-class Upserted:
-    """Rows of a metadata upsert: new, changed, and identical (left untouched)."""
-
-    inserted: int
-    updated: int
-    unchanged: int
-
-
-@dataclass(frozen=True, slots=True)
 class SyncStatus:
     """One ``data_sync_status`` row: per organisation (``channel_id`` None) or per channel."""
 
@@ -146,123 +134,6 @@ class SyncStatus:
     readings_count: int | None
     sync_status: str  # 'success' | 'partial' | 'failed'
     error_message: str | None = None
-
-
-# --------------------------------------------------------------------------------------------------
-# Metadata
-# --------------------------------------------------------------------------------------------------
-
-
-def upsert_organizations(conn: Connection, orgs: Sequence[Organization]) -> Upserted:
-    """Insert or update organisations; ``updated_at`` moves only when a field changed.
-
-    A missing time zone keeps the stored one (or the contract default for a new site): the zone
-    decides the site's calendar, so an API that omits it must not reset it.
-    """
-    rows = _unique(orgs, lambda o: o.organization_id, "organization_id")
-    for org in rows:
-        _require_text(org.organization_id, "organization_id")
-        _require_text(org.organization_name, f"organization {org.organization_id}: organization_name")
-        if org.timezone is not None:
-            _require_zone(org.timezone, f"organization {org.organization_id}")
-    if not rows:
-        return Upserted(0, 0, 0)
-    query = """
-    WITH s AS (
-        SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-            AS s (organization_id, organization_name, address, city, postcode, country, timezone)
-    )
-    INSERT INTO organizations AS t
-        (organization_id, organization_name, address, city, postcode, country, timezone)
-    SELECT s.organization_id, s.organization_name, s.address, s.city, s.postcode, s.country,
-           COALESCE(s.timezone, o.timezone, %s)
-      FROM s LEFT JOIN organizations o ON o.organization_id = s.organization_id
-     ORDER BY s.organization_id
-    ON CONFLICT (organization_id) DO UPDATE
-       SET organization_name = EXCLUDED.organization_name, address = EXCLUDED.address,
-           city = EXCLUDED.city, postcode = EXCLUDED.postcode, country = EXCLUDED.country,
-           timezone = EXCLUDED.timezone, updated_at = CURRENT_TIMESTAMP
-     WHERE (t.organization_name, t.address, t.city, t.postcode, t.country, t.timezone)
-           IS DISTINCT FROM (EXCLUDED.organization_name, EXCLUDED.address, EXCLUDED.city,
-                             EXCLUDED.postcode, EXCLUDED.country, EXCLUDED.timezone)
-    RETURNING (t.xmax = 0)
-    """
-    params = [
-        *_columns(
-            rows, ("organization_id", "organization_name", "address", "city", "postcode", "country", "timezone")
-        ),
-        DEFAULT_SITE_TIMEZONE,  # the contract's default for organizations.timezone (§3.2)
-    ]
-    return _run_upsert(conn, "organizations", query, params, len(rows))
-
-
-def upsert_devices(conn: Connection, devices: Sequence[Device]) -> Upserted:
-    """Insert or update devices (their organisations must exist); ``updated_at`` moves only on change."""
-    rows = _unique(devices, lambda d: d.device_id, "device_id")
-    for device in rows:
-        if device.last_seen is not None:
-            _require_aware(device.last_seen, f"device {device.device_id}: last_seen")
-    if not rows:
-        return Upserted(0, 0, 0)
-    query = """
-    INSERT INTO devices AS t
-        (device_id, device_name, organization_id, device_type, serial_number, firmware_version, last_seen)
-    SELECT * FROM unnest(%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                         %s::timestamptz[])
-     ORDER BY 1
-    ON CONFLICT (device_id) DO UPDATE
-       SET device_name = EXCLUDED.device_name, organization_id = EXCLUDED.organization_id,
-           device_type = EXCLUDED.device_type, serial_number = EXCLUDED.serial_number,
-           firmware_version = EXCLUDED.firmware_version, last_seen = EXCLUDED.last_seen,
-           updated_at = CURRENT_TIMESTAMP
-     WHERE (t.device_name, t.organization_id, t.device_type, t.serial_number, t.firmware_version, t.last_seen)
-           IS DISTINCT FROM (EXCLUDED.device_name, EXCLUDED.organization_id, EXCLUDED.device_type,
-                             EXCLUDED.serial_number, EXCLUDED.firmware_version, EXCLUDED.last_seen)
-    RETURNING (t.xmax = 0)
-    """
-    params = _columns(
-        rows,
-        ("device_id", "device_name", "organization_id", "device_type", "serial_number", "firmware_version", "last_seen"),
-    )
-    return _run_upsert(conn, "devices", query, params, len(rows))
-
-
-def upsert_channels(conn: Connection, channels: Sequence[Channel]) -> Upserted:
-    """Insert or update channels (devices and organisations first); ``updated_at`` moves only on change."""
-    rows = _unique(channels, lambda c: c.channel_id, "channel_id")
-    for channel in rows:
-        _require_text(channel.channel_name, f"channel {channel.channel_id}: channel_name")
-    if not rows:
-        return Upserted(0, 0, 0)
-    query = """
-    INSERT INTO channels AS t
-        (channel_id, channel_name, device_id, organization_id, channel_type, unit, description)
-    SELECT * FROM unnest(%s::integer[], %s::text[], %s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])
-     ORDER BY 1
-    ON CONFLICT (channel_id) DO UPDATE
-       SET channel_name = EXCLUDED.channel_name, device_id = EXCLUDED.device_id,
-           organization_id = EXCLUDED.organization_id, channel_type = EXCLUDED.channel_type,
-           unit = EXCLUDED.unit, description = EXCLUDED.description, updated_at = CURRENT_TIMESTAMP
-     WHERE (t.channel_name, t.device_id, t.organization_id, t.channel_type, t.unit, t.description)
-           IS DISTINCT FROM (EXCLUDED.channel_name, EXCLUDED.device_id, EXCLUDED.organization_id,
-                             EXCLUDED.channel_type, EXCLUDED.unit, EXCLUDED.description)
-    RETURNING (t.xmax = 0)
-    """
-    params = _columns(
-        rows, ("channel_id", "channel_name", "device_id", "organization_id", "channel_type", "unit", "description")
-    )
-    return _run_upsert(conn, "channels", query, params, len(rows))
-
-
-def _run_upsert(conn: Connection, table: str, query: str, params: list[Any], total: int) -> Upserted:
-    with own_transaction(conn) as cur:
-        cur.execute(query, params)
-        flags = [row[0] for row in cur.fetchall()]
-    result = Upserted(inserted=sum(flags), updated=len(flags) - sum(flags), unchanged=total - len(flags))
-    log.info(
-        "%s: %s inserted, %s updated, %s unchanged", table, result.inserted, result.updated, result.unchanged
-    )
-    return result
 
 
 # --------------------------------------------------------------------------------------------------
@@ -287,8 +158,8 @@ def write_window(
     Raises ``ValueError`` (before touching the database) for naive datetimes, an empty window, a
     reading outside the window, or one timestamp sent twice with different values.
     """
-    _require_text(organization_id, "organization_id")
-    _check_window(start, end)
+    require_text(organization_id, "organization_id")
+    check_window(start, end)
     if fetched < 0:
         raise ValueError(f"fetched must be >= 0, got {fetched}")
     rows = _dedupe_readings(readings, channel_id)
@@ -300,8 +171,8 @@ def write_window(
             "validation should have rejected them"
         )
     for rej in rejected:
-        _require_aware(rej.reading.ts, f"channel {channel_id}: rejected reading timestamp")
-        _require_text(rej.reason, f"channel {channel_id}: rejected reading reason")
+        require_aware(rej.reading.ts, f"channel {channel_id}: rejected reading timestamp")
+        require_text(rej.reason, f"channel {channel_id}: rejected reading reason")
 
     log_row = _log_params(
         organization_id, channel_id, start, end, fetched=fetched, inserted=len(rows), rejected=len(rejected),
@@ -370,7 +241,7 @@ def _log_params(
     }
 
 
-def _copy_new_window(cur: Any, channel_id: int, rows: Sequence[Reading]) -> int:
+def _copy_new_window(cur: psycopg.Cursor[Any], channel_id: int, rows: Sequence[Reading]) -> int:
     """COPY the readings of a window that has none yet (the caller holds the channel's lock)."""
     with cur.copy(_COPY_READINGS) as copy:
         copy.set_types(_COPY_READINGS_TYPES)
@@ -379,7 +250,7 @@ def _copy_new_window(cur: Any, channel_id: int, rows: Sequence[Reading]) -> int:
     return len(rows)
 
 
-def _upsert_window(cur: Any, channel_id: int, rows: Sequence[Reading]) -> tuple[int, int]:
+def _upsert_window(cur: psycopg.Cursor[Any], channel_id: int, rows: Sequence[Reading]) -> tuple[int, int]:
     """Stage the readings and upsert them; (inserted, updated)."""
     cur.execute("SET LOCAL client_min_messages = warning")  # "already exists, skipping"
     cur.execute(_CREATE_STAGE)
@@ -404,8 +275,8 @@ def log_window_failure(
     run_id: str | None = None,
 ) -> None:
     """Record a failed pull of ``[start, end)`` as an ``ingestion_logs`` row with status 'failure'."""
-    _require_text(organization_id, "organization_id")
-    _check_window(start, end)
+    require_text(organization_id, "organization_id")
+    check_window(start, end)
     message = error if len(error) <= _MAX_ERROR_CHARS else error[: _MAX_ERROR_CHARS - 1] + "…"
     with own_transaction(conn) as cur:
         cur.execute(
@@ -420,56 +291,20 @@ def log_window_failure(
     )
 
 
-def completed_windows(
-    conn: Connection,
-    channel_ids: Sequence[int],
-    start: datetime,
-    end: datetime,
-    *,
-    run_id: str | None = None,
-) -> set[tuple[int, datetime, datetime]]:
-    """``(channel_id, start, end)`` (UTC) of the windows inside ``[start, end)`` with a 'success' log row.
-
-    With ``run_id``, only rows written by that Airflow run: a retry redoes what this run has not
-    written yet, without skipping what an earlier run wrote (late data must still be fetched).
-    """
-    _check_window(start, end)
-    if not channel_ids:
-        return set()
-    with own_transaction(conn) as cur:
-        cur.execute(
-            """
-            SELECT DISTINCT channel_id, start_time, end_time
-              FROM ingestion_logs
-             WHERE status = 'success'
-               AND channel_id = ANY(%s::integer[])
-               AND start_time >= %s AND end_time <= %s
-               AND (%s::text IS NULL OR run_id = %s::text)
-            """,
-            (list(channel_ids), start, end, run_id, run_id),
-        )
-        return {(int(c), s.astimezone(UTC), e.astimezone(UTC)) for c, s, e in cur.fetchall()}
-
-
 def record_sync_status(conn: Connection, rows: Sequence[SyncStatus]) -> None:
     """Append ``data_sync_status`` rows (a history: the newest row per site/channel is the current state)."""
     for row in rows:
-        _require_text(row.organization_id, "organization_id")
+        require_text(row.organization_id, "organization_id")
         if row.sync_status not in SYNC_STATUSES:
             raise ValueError(f"sync_status must be one of {sorted(SYNC_STATUSES)}, got {row.sync_status!r}")
-        _require_aware(row.last_sync_timestamp, "last_sync_timestamp")
+        require_aware(row.last_sync_timestamp, "last_sync_timestamp")
         if row.last_reading_timestamp is not None:
-            _require_aware(row.last_reading_timestamp, "last_reading_timestamp")
+            require_aware(row.last_reading_timestamp, "last_reading_timestamp")
     if not rows:
         return
     with own_transaction(conn) as cur:
         cur.executemany(
-            """
-            INSERT INTO data_sync_status
-                (organization_id, channel_id, last_sync_timestamp, last_reading_timestamp,
-                 readings_count, sync_status, error_message)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
-            """,
+            sql_text("ingest/insert_sync_status.sql"),
             [
                 (
                     r.organization_id,
@@ -491,27 +326,14 @@ def record_sync_status(conn: Connection, rows: Sequence[SyncStatus]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Input checks (clear errors before any SQL runs)
+# Input checks (clear errors before any SQL runs; the shared ones are in checks.py)
 # --------------------------------------------------------------------------------------------------
-
-_T = TypeVar("_T")
-
-
-def _unique(items: Sequence[_T], key: Callable[[_T], Hashable], what: str) -> list[_T]:
-    """Items with distinct keys; an exact repeat is dropped, two different rows for one key are an error."""
-    seen: dict[Hashable, _T] = {}
-    for item in items:
-        k = key(item)
-        if k in seen and seen[k] != item:
-            raise ValueError(f"{what} {k!r} given twice with different fields: {seen[k]!r} vs {item!r}")
-        seen[k] = item
-    return list(seen.values())
 
 
 def _dedupe_readings(readings: Sequence[Reading], channel_id: int) -> list[Reading]:
     by_ts: dict[datetime, Reading] = {}
     for reading in readings:
-        _require_aware(reading.ts, f"channel {channel_id}: reading timestamp")
+        require_aware(reading.ts, f"channel {channel_id}: reading timestamp")
         previous = by_ts.get(reading.ts)
         if previous is not None and not _same_values(previous, reading):
             raise ValueError(
@@ -526,31 +348,3 @@ def _same_values(a: Reading, b: Reading) -> bool:
         x == y or (x is not None and y is not None and math.isnan(x) and math.isnan(y))
         for x, y in zip(a.values(), b.values(), strict=True)
     )
-
-
-def _columns(rows: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
-    return [[getattr(row, name) for row in rows] for name in names]
-
-
-def _check_window(start: datetime, end: datetime) -> None:
-    _require_aware(start, "window start")
-    _require_aware(end, "window end")
-    if not start < end:
-        raise ValueError(f"empty window: start {start.isoformat()} is not before end {end.isoformat()}")
-
-
-def _require_aware(value: datetime, what: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware (UTC), got naive {value.isoformat()}")
-
-
-def _require_text(value: str | None, what: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
-
-
-def _require_zone(name: str, what: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{what}: unknown IANA time zone {name!r}") from exc
