@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,13 +21,16 @@ Query = str | sql.Composable
 
 
 @cache
-def _read(path: str) -> str:
-    return (sql_dir() / path).read_text(encoding="utf-8")
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 def sql_text(path: str) -> str:
-    """The text of ``include/sql/<path>``, e.g. ``sql_text("validation/completeness.sql")``."""
-    return _read(path)
+    """The text of ``include/sql/<path>``, e.g. ``sql_text("validation/completeness.sql")``.
+
+    Cached per absolute file (the files are part of the deployment and do not change under a running task).
+    """
+    return _read(sql_dir() / path)
 
 
 def run_query(cur: psycopg.Cursor[Any], query: Query, params: Params = None) -> list[tuple[Any, ...]]:
