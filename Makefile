@@ -24,8 +24,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)  ## Create .venv and install exactly the locked versions
 
-lint: venv  ## ruff (rules in pyproject.toml, Airflow AIR3 included)
+lint: venv  ## ruff (AIR3, C901 <= 10), mypy over plugins/ and dags/, no import cycle (pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) devtools/import_cycles.py
 
 test: venv lint  ## Lint, then the whole test suite on a real PostgreSQL (see README "Testing")
 	@devtools/ensure_chromium.sh
