@@ -72,20 +72,23 @@ SELECT {_LOG_VALUES}
                     WHERE channel_id = %(channel_id)s AND "timestamp" >= %(start)s AND "timestamp" < %(end)s)
 RETURNING id
 """  # noqa: S608 - only constant column lists are interpolated; values are bound
-_COPY_READINGS = f'COPY readings (channel_id, "timestamp", {_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)'
-_COPY_READINGS_TYPES = ["int4", *_COPY_TYPES]
+_COPY_READINGS = (
+    f'COPY readings (channel_id, ingestion_log_id, "timestamp", {_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)'
+)
+_COPY_READINGS_TYPES = ["int4", "int4", *_COPY_TYPES]
 
 # Rows go in timestamp order so that two writers of overlapping windows lock rows in the same order;
 # the per-channel advisory lock already serialises them, this keeps it deadlock-free without it.
 _UPSERT_READINGS = f"""
 WITH up AS (
-    INSERT INTO readings AS t (channel_id, "timestamp", {_VALUE_COLUMNS})
-    SELECT %(channel_id)s, s."timestamp", {", ".join("s." + n for n in READING_FIELDS)}
+    INSERT INTO readings AS t (channel_id, ingestion_log_id, "timestamp", {_VALUE_COLUMNS})
+    SELECT %(channel_id)s, %(log_id)s, s."timestamp", {", ".join("s." + n for n in READING_FIELDS)}
       FROM {_STAGE_TABLE} s
      ORDER BY s."timestamp"
     ON CONFLICT (channel_id, "timestamp") DO UPDATE
        SET {", ".join(f"{n} = EXCLUDED.{n}" for n in READING_FIELDS)},
-           updated_at = CURRENT_TIMESTAMP
+           updated_at = CURRENT_TIMESTAMP,
+           ingestion_log_id = EXCLUDED.ingestion_log_id
      WHERE ({", ".join("t." + n for n in READING_FIELDS)})
            IS DISTINCT FROM ({", ".join("EXCLUDED." + n for n in READING_FIELDS)})
     RETURNING (t.xmax = 0) AS inserted
@@ -95,13 +98,14 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 
 _UPSERT_REJECTED = f"""
 INSERT INTO readings_rejected AS t
-    (channel_id, "timestamp", {_VALUE_COLUMNS}, reason, detail, source, window_start, window_end)
-VALUES (%s, %s, {", ".join(["%s"] * len(READING_FIELDS))}, %s, %s, 'ingestion', %s, %s)
+    (channel_id, "timestamp", {_VALUE_COLUMNS}, reason, detail, source, window_start, window_end, ingestion_log_id)
+VALUES (%s, %s, {", ".join(["%s"] * len(READING_FIELDS))}, %s, %s, 'ingestion', %s, %s, %s)
 ON CONFLICT (channel_id, "timestamp", reason) DO UPDATE
    SET {", ".join(f"{n} = EXCLUDED.{n}" for n in READING_FIELDS)},
        detail = EXCLUDED.detail,
        window_start = EXCLUDED.window_start,
        window_end = EXCLUDED.window_end,
+       ingestion_log_id = EXCLUDED.ingestion_log_id,
        last_seen_at = CURRENT_TIMESTAMP
 """  # noqa: S608 - only constant identifiers are interpolated; values are bound
 
@@ -110,6 +114,12 @@ INSERT INTO ingestion_logs {_LOG_COLUMNS}
 VALUES ({_LOG_VALUES})
 RETURNING id
 """  # noqa: S608 - only constant column lists are interpolated; values are bound
+# The upsert path logs its pull first (the readings it writes carry the log id), then the counts.
+_LOG_COUNTS = """
+UPDATE ingestion_logs SET readings_inserted = %(inserted)s, readings_updated = %(updated)s,
+       readings_unchanged = %(unchanged)s
+ WHERE id = %(log_id)s
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,23 +194,27 @@ def write_window(
             if rows:
                 cur.execute(_LOG_NEW_WINDOW, log_row)
         logged = cur.fetchone() if rows else None
-        if logged is not None:  # the window had no reading: its log row is written, COPY the rows
-            inserted, updated = _copy_new_window(cur, channel_id, rows), 0
+        fast = logged is not None  # the window had no reading: its log row is written, COPY the rows
+        if not fast:
+            cur.execute(_INSERT_LOG, log_row)
+            logged = cur.fetchone()
+        log_id = int(logged[0]) if logged else 0
+        if fast:
+            inserted, updated = _copy_new_window(cur, channel_id, log_id, rows), 0
         else:
-            inserted, updated = _upsert_window(cur, channel_id, rows) if rows else (0, 0)
+            inserted, updated = _upsert_window(cur, channel_id, log_id, rows) if rows else (0, 0)
         if rejected:
             cur.executemany(
                 _UPSERT_REJECTED,
                 [
-                    (channel_id, r.reading.ts, *r.reading.values(), r.reason, r.detail or None, start, end)
+                    (channel_id, r.reading.ts, *r.reading.values(), r.reason, r.detail or None, start, end, log_id)
                     for r in rejected
                 ],
             )
         unchanged = len(rows) - inserted - updated
-        if logged is None:
-            cur.execute(_INSERT_LOG, {**log_row, "inserted": inserted, "updated": updated, "unchanged": unchanged})
-            logged = cur.fetchone()
-    log_id = int(logged[0]) if logged else 0
+        if not fast:
+            cur.execute(_LOG_COUNTS, {"inserted": inserted, "updated": updated, "unchanged": unchanged,
+                                      "log_id": log_id})
     result = WindowWrite(
         inserted=inserted, updated=updated, unchanged=unchanged, rejected=len(rejected), log_id=log_id
     )
@@ -241,16 +255,18 @@ def _log_params(
     }
 
 
-def _copy_new_window(cur: psycopg.Cursor[Any], channel_id: int, rows: Sequence[Reading]) -> int:
+def _copy_new_window(cur: psycopg.Cursor[Any], channel_id: int, log_id: int, rows: Sequence[Reading]) -> int:
     """COPY the readings of a window that has none yet (the caller holds the channel's lock)."""
     with cur.copy(_COPY_READINGS) as copy:
         copy.set_types(_COPY_READINGS_TYPES)
         for reading in rows:
-            copy.write_row((channel_id, reading.ts, *reading.values()))
+            copy.write_row((channel_id, log_id, reading.ts, *reading.values()))
     return len(rows)
 
 
-def _upsert_window(cur: psycopg.Cursor[Any], channel_id: int, rows: Sequence[Reading]) -> tuple[int, int]:
+def _upsert_window(
+    cur: psycopg.Cursor[Any], channel_id: int, log_id: int, rows: Sequence[Reading]
+) -> tuple[int, int]:
     """Stage the readings and upsert them; (inserted, updated)."""
     cur.execute("SET LOCAL client_min_messages = warning")  # "already exists, skipping"
     cur.execute(_CREATE_STAGE)
@@ -258,7 +274,7 @@ def _upsert_window(cur: psycopg.Cursor[Any], channel_id: int, rows: Sequence[Rea
         copy.set_types(_COPY_TYPES)
         for reading in rows:
             copy.write_row((reading.ts, *reading.values()))
-    cur.execute(_UPSERT_READINGS, {"channel_id": channel_id})
+    cur.execute(_UPSERT_READINGS, {"channel_id": channel_id, "log_id": log_id})
     counts = cur.fetchone()
     return (int(counts[0]), int(counts[1])) if counts else (0, 0)
 
