@@ -24,7 +24,18 @@ _OPTIONAL_NUMBERS = {
     "retry_wait_max": ("Max retry wait (s)", "Cap of the exponential backoff and of Retry-After. Default 60."),
     "requests_per_second": (
         "Requests per second",
-        "Client-side budget shared by every task of a worker process (0 = unlimited). Default 5.",
+        "The account's request budget, shared by every task on every worker (Eniscope limits the "
+        "account, not a process): set it at or just below the account's limit (0 = unlimited). Default 5.",
+    ),
+    "burst": (
+        "Burst",
+        "Requests that may go back to back after a quiet spell (the bucket size, >= 1). Keep it at 1 "
+        "unless the account's limit allows bursts. Default 1.",
+    ),
+    "budget_max_wait": (
+        "Max wait for the budget (s)",
+        "A request that would wait longer than this for its turn fails the attempt as transient, and "
+        "the task's retry comes back later. Default 120.",
     ),
 }
 
@@ -43,6 +54,20 @@ def get_provider_info() -> dict:
             "description": description,
             "schema": {"type": ["number", "null"], "minimum": 0},
         }
+    conn_fields["budget_backend"] = {
+        "label": "Budget store",
+        "description": (
+            "Where the shared request budget lives: postgres (the warehouse, default; table "
+            "eniscope_request_budget of migration V008), redis, or process (each task paces itself: "
+            "only for a single task at a time)."
+        ),
+        "schema": {"type": ["string", "null"], "enum": ["postgres", "redis", "process", None]},
+    }
+    conn_fields["budget_conn_id"] = {
+        "label": "Budget connection id",
+        "description": "Connection of the budget store. Default energy_db (postgres) or redis_default (redis).",
+        "schema": {"type": ["string", "null"]},
+    }
     conn_fields["allow_insecure_http"] = {
         "label": "Allow plain http",
         "description": (

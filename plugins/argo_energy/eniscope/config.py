@@ -9,7 +9,10 @@ and port, login = account email, password = plain password, extra::
      "max_response_mb": 20,                       # body cap in MiB (decoded); larger answers are malformed
      "max_retries": 4,                            # retries after the first attempt
      "retry_wait_min": 1, "retry_wait_max": 60,   # backoff base / cap, seconds (0 = never sleep)
-     "requests_per_second": 5,                    # client-side budget per base URL (0 = off)
+     "requests_per_second": 5, "burst": 1,       # the account's request budget (0 = off), see budget.py
+     "budget_backend": "postgres",                # where the budget lives: postgres | redis | process
+     "budget_conn_id": "energy_db",               # its connection (postgres: energy_db, redis: redis_default)
+     "budget_max_wait": 120,                      # longest wait for a turn, seconds; longer = transient error
      "page_size": 100, "max_window_hours": 24,
      "allow_insecure_http": false}                # http:// to a non-loopback host (private test networks)
 
@@ -28,6 +31,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from argo_energy.eniscope.errors import EniscopeAuthError, EniscopeConfigError
+from argo_energy.settings import ENERGY_CONN_ID
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -40,6 +44,8 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://core.eniscope.com"
 MIB = 1024 * 1024
+BUDGET_BACKENDS = ("postgres", "redis", "process")
+REDIS_CONN_ID = "redis_default"  # the budget's Redis connection unless budget_conn_id names another
 
 
 class ConnectionLike(Protocol):
@@ -80,6 +86,10 @@ class EniscopeSettings:
     retry_wait_min: float = 1.0
     retry_wait_max: float = 60.0
     requests_per_second: float = 5.0
+    burst: float = 1.0
+    budget_backend: str = "postgres"
+    budget_conn_id: str = ENERGY_CONN_ID
+    budget_max_wait: float = 120.0
     page_size: int = 100
     max_window_hours: float = 24.0
     allow_insecure_http: bool = False
@@ -131,6 +141,7 @@ class EniscopeSettings:
             retry_wait_min=extra.number("retry_wait_min", 1.0, "backoff"),
             retry_wait_max=extra.number("retry_wait_max", 60.0, "backoff_max"),
             requests_per_second=extra.number("requests_per_second", 5.0, "rps"),
+            **extra.budget(),
             page_size=max(1, min(100, int(extra.number("page_size", 100)))),
             max_window_hours=extra.number("max_window_hours", 24.0) or 24.0,
             allow_insecure_http=insecure,
@@ -173,6 +184,28 @@ class _Extra:
         if value <= 0:
             raise self._error(name, "must be > 0")
         return value
+
+    def budget(self) -> dict[str, Any]:
+        """``burst``, ``budget_backend``, ``budget_conn_id``, ``budget_max_wait`` (see ``budget.py``)."""
+        backend = self.choice("budget_backend", BUDGET_BACKENDS)
+        burst = self.number("burst", 1.0)
+        if burst < 1:
+            raise self._error("burst", "must be >= 1 (requests that may go back to back)")
+        default_conn = REDIS_CONN_ID if backend == "redis" else ENERGY_CONN_ID
+        return {
+            "burst": burst,
+            "budget_backend": backend,
+            "budget_conn_id": str(self.get("budget_conn_id") or default_conn),
+            "budget_max_wait": self.number("budget_max_wait", 120.0),
+        }
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str:
+        """The value of ``name`` (lower case), one of ``allowed``; the first of them when unset."""
+        value = self.get(name)
+        text = allowed[0] if value is None else str(value).strip().lower()
+        if text not in allowed:
+            raise self._error(name, f"must be one of {', '.join(allowed)}")
+        return text
 
     def flag(self, name: str) -> bool:
         value = self.get(name)

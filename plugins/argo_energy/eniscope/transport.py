@@ -35,7 +35,6 @@ from argo_energy.eniscope.errors import (
     EniscopeResponseError,
     EniscopeTransientError,
 )
-from argo_energy.eniscope.ratelimit import RateLimiter
 from argo_energy.eniscope.retry import (
     CONNECTION,
     MALFORMED,
@@ -62,6 +61,14 @@ class Log(Protocol):
     def debug(self, msg: str, /, *args: object) -> object: ...
     def info(self, msg: str, /, *args: object) -> object: ...
     def warning(self, msg: str, /, *args: object) -> object: ...
+
+
+class Limiter(Protocol):
+    """The request budget (``budget.SharedBudget``, or a ``ratelimit.RateLimiter``)."""
+
+    def acquire(self) -> float: ...
+
+    def pause(self, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,7 @@ class EniscopeTransport:
         settings: EniscopeSettings,
         conn_id: str,
         *,
-        limiter: RateLimiter,
+        limiter: Limiter,
         log: Log,
         wait: tenacity.wait.wait_base | None = None,
         sleep: Callable[[float], None] | None = None,
@@ -293,6 +300,8 @@ class EniscopeTransport:
             return self._not_found(path)
         if status == 429:
             retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+            if retry_after is not None:
+                self.limiter.pause(retry_after)  # the account is limited: hold back every worker, not only us
             return Retryable(RATE_LIMITED, f"GET /{path}: rate limited (429)", status=status, retry_after=retry_after)
         message = error_message(answer.body)
         if status >= 500:
