@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 # --- Airflow connections -------------------------------------------------------------------------
 ENISCOPE_CONN_ID = "eniscope_default"  # the Eniscope Core API account (connection type ``eniscope``)
 ENERGY_CONN_ID = "energy_db"  # the warehouse, as the role ingestion writes with
+# The warehouse as its owner: migrations and view builds (DDL). Optional: when the connection is
+# absent, owner_conn_id() falls back to ENERGY_CONN_ID (one role doing everything, as before).
+OWNER_CONN_ID = "energy_db_owner"
 READONLY_CONN_ID = "energy_db_readonly"  # the warehouse, read-only (the weekly report)
 SMTP_CONN_ID = "smtp_default"  # alert and report e-mail
 SLACK_CONN_ID = "slack_default"  # alert and report Slack webhook
@@ -28,12 +31,19 @@ ENISCOPE_POOL = "eniscope_api"  # every task that calls the Eniscope API
 # --- Airflow Variables ---------------------------------------------------------------------------
 SITES_VARIABLE = "eniscope_sites"  # JSON list of organisation ids; unset = every site with channels
 BACKFILL_MAX_DAYS_VARIABLE = "eniscope_backfill_max_days"
+# JSON overrides of the readings' plausibility limits (ingest/limits.py), e.g. {"power_kw": {"max": 20000}}
+PLAUSIBILITY_LIMITS_VARIABLE = "eniscope_plausibility_limits"
 VALIDATION_IGNORE_VARIABLE = "validation_ignore_channel_ids"
 ALERT_EMAILS_VARIABLE = "alert_emails"
 ALERTS_MUTED_VARIABLE = "alerts_muted"
 REPORT_BUSINESS_HOURS_VARIABLE = "report_business_hours"
 REPORT_EMAILS_VARIABLE = "report_emails"
 REPORT_BASE_PATH_VARIABLE = "report_base_path"
+# "true" lets the report read through ENERGY_CONN_ID (the writer) when READONLY_CONN_ID is absent;
+# unset, the report refuses the writer credential and stops with a message naming both.
+REPORT_ALLOW_WRITER_CONN_VARIABLE = "report_allow_writer_conn"
+# Most readings_rejected rows stored per window (a positive integer); the rest are only counted.
+REJECTS_PER_WINDOW_VARIABLE = "eniscope_max_rejects_per_window"
 
 # --- DAG ids -------------------------------------------------------------------------------------
 DAILY_SYNC_DAG_ID = "eniscope_daily_sync"
@@ -62,6 +72,33 @@ def connection_or_none(conn_id: str) -> Connection | None:
         return Connection.get(conn_id)
     except AirflowNotFoundException:
         return None
+
+
+def owner_conn_id() -> str:
+    """``OWNER_CONN_ID`` when that connection is defined, else ``ENERGY_CONN_ID`` (checked at call time)."""
+    return OWNER_CONN_ID if connection_or_none(OWNER_CONN_ID) is not None else ENERGY_CONN_ID
+
+
+def parse_flag(raw: Any, name: str) -> bool:
+    """A yes/no Variable: unset is False; ``true/false``, ``yes/no``, ``1/0`` (any case); else ``ParamError``."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return False
+    text = str(raw).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise ParamError(f"Variable {name} must be true or false, got {raw!r}")
+
+
+def parse_positive_int(raw: Any, name: str) -> int | None:
+    """A positive whole-number Variable; None when unset; ``ParamError`` otherwise."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    text = str(raw).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ParamError(f"Variable {name} must be a positive whole number, got {raw!r}")
+    return int(text)
 
 
 def fail(message: str | Exception) -> AirflowFailException:
