@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import quote
 
 from argo_energy.settings import (
@@ -108,6 +108,22 @@ class FailureAlert:
             rows.append(f"<tr><th align='left'>{html.escape(key)}</th><td>{cell}</td></tr>")
         title = html.escape(f"Airflow task failed: {self.dag_id}.{self.task_label}")
         return f"<p><b>{title}</b></p><table>{''.join(rows)}</table>"
+
+
+class Alert(Protocol):
+    """What a channel sends: a failed task (``FailureAlert``), a failed run or a missed deadline."""
+
+    @property
+    def dag_id(self) -> str: ...
+
+    @property
+    def task_label(self) -> str: ...
+
+    def subject(self) -> str: ...
+
+    def text(self) -> str: ...
+
+    def html(self) -> str: ...
 
 
 def first_error_line(error: BaseException | str | None) -> str:
@@ -271,16 +287,26 @@ class _ChannelAlert:
     def __call__(self, context: Mapping[str, Any]) -> None:
         try:
             alert = _build_alert(context)
+        except Exception:
+            log.exception("%s alert could not be built; the task failure itself is unaffected", self.channel)
+            return
+        self.deliver(alert, context)
+
+    def deliver(self, alert: Alert, context: Mapping[str, Any]) -> bool:
+        """Send ``alert`` unless Variable ``alerts_muted`` names its DAG; never raises. True when sent."""
+        try:
             if _muted(alert.dag_id):
                 log.info("%s alert for %s.%s muted by Variable %s", self.channel, alert.dag_id,
                          alert.task_label, ALERTS_MUTED_VARIABLE)
-                return
+                return False
             self.send(alert, context)
+            return True
         except Exception:
             # An alert failure must never mask or replace the task's own failure.
             log.exception("%s alert could not be sent; the task failure itself is unaffected", self.channel)
+            return False
 
-    def send(self, alert: FailureAlert, context: Mapping[str, Any]) -> None:
+    def send(self, alert: Alert, context: Mapping[str, Any]) -> None:
         raise NotImplementedError
 
 
@@ -292,7 +318,7 @@ class SlackFailureAlert(_ChannelAlert):
     def __init__(self, conn_id: str = SLACK_CONN_ID) -> None:
         self.conn_id = conn_id
 
-    def send(self, alert: FailureAlert, context: Mapping[str, Any]) -> None:
+    def send(self, alert: Alert, context: Mapping[str, Any]) -> None:
         if connection_or_none(self.conn_id) is None:
             log.info("Slack alerts disabled: connection %r is not defined", self.conn_id)
             return
@@ -316,7 +342,7 @@ class EmailFailureAlert(_ChannelAlert):
         self.conn_id = conn_id
         self.recipients_variable = recipients_variable
 
-    def send(self, alert: FailureAlert, context: Mapping[str, Any]) -> None:
+    def send(self, alert: Alert, context: Mapping[str, Any]) -> None:
         conn = connection_or_none(self.conn_id)
         if conn is None:
             log.info("Email alerts disabled: connection %r is not defined", self.conn_id)

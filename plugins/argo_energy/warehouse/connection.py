@@ -13,6 +13,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from argo_energy.settings import ENERGY_CONN_ID
+from argo_energy.warehouse.timeouts import EXTRA_KEY, Kind, TimeoutConfigError, session_options, timeouts_for
 
 # Two-key advisory lock namespaces (pg_advisory_xact_lock(int, int)); SQL files use the same numbers.
 LOCK_MIGRATIONS = 842001  # key 2: 0
@@ -35,17 +36,40 @@ def sql_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "include" / "sql"
 
 
-def connect(conn_id: str = ENERGY_CONN_ID) -> Connection:
-    """A psycopg 3 connection from the Airflow connection ``conn_id`` (PostgresHook, imported lazily)."""
+def _hook_class() -> type[Any]:
+    """PostgresHook that keeps our extras out of the libpq arguments and sets the session ``options``."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    conn = PostgresHook(postgres_conn_id=conn_id).get_conn()
+    class _WarehouseHook(PostgresHook):
+        # "options" is merged by session_options(); "timeouts" is ours, not a libpq keyword.
+        ignored_extra_options = PostgresHook.ignored_extra_options | {EXTRA_KEY, "options"}
+
+    return _WarehouseHook
+
+
+def connect(conn_id: str = ENERGY_CONN_ID, kind: Kind = "write") -> Connection:
+    """A psycopg 3 connection from the Airflow connection ``conn_id`` (PostgresHook, imported lazily).
+
+    ``kind`` (write, refresh, migration, check, read) sets the session's ``statement_timeout`` and
+    ``lock_timeout`` at connect time (``warehouse.timeouts``; connection extra ``timeouts``).
+    """
+    hook = _hook_class()(postgres_conn_id=conn_id)
+    try:
+        hook.options = session_options(kind, hook.connection.extra_dejson)
+    except TimeoutConfigError as exc:
+        raise WarehouseError(f"connection {conn_id!r}: {exc}") from None
+    conn = hook.get_conn()
     if not isinstance(conn, psycopg.Connection):
         raise WarehouseError(
             f"connection {conn_id!r} gave a {type(conn).__module__}.{type(conn).__name__}; "
             "the warehouse needs psycopg 3 (PostgresHook with psycopg installed and SQLAlchemy 2)"
         )
     return conn
+
+
+def hook_params(kind: Kind) -> dict[str, Any]:
+    """``hook_params`` of a common-sql operator: the default timeouts of ``kind`` (parse time: no extras)."""
+    return {"options": timeouts_for(kind).options()}
 
 
 @contextmanager
