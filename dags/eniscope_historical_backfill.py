@@ -13,6 +13,7 @@ refresh `mv_hourly_usage`.
 | `channel_ids` | optional list of channel ids (each must belong to the selected sites) |
 | `force` | default false: windows with a `success` row in `ingestion_logs` are skipped, so a re-trigger resumes; true fetches everything again |
 | `dry_run` | plan and log the windows; fetch and write nothing |
+| `rebuild_rollups` | default false: `refresh_mv_hourly_usage` rebuilds `mv_hourly_usage` and the daily rollup from all of `readings` instead of recomputing only the changed meter-hours and days |
 
 Bad params (malformed date, end before start, a date in the future, a range over Variable
 `eniscope_backfill_max_days` (default 366), an unknown site or channel) fail `validate_params`,
@@ -29,7 +30,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from argo_energy.dag_defaults import default_args
+from argo_energy.dag_defaults import DAGRUN_TIMEOUTS, default_args, run_callbacks, task_timeout
 from argo_energy.ingest import dag_tasks, tasks
 from argo_energy.settings import BACKFILL_DAG_ID, ENISCOPE_POOL
 from argo_energy.warehouse.connection import sql_dir
@@ -42,6 +43,8 @@ with DAG(
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=DAGRUN_TIMEOUTS["backfill"],
+    on_failure_callback=run_callbacks(),
     default_args=default_args(),
     tags=["eniscope", "ingestion", "backfill"],
     template_searchpath=[str(sql_dir())],
@@ -85,6 +88,13 @@ with DAG(
             title="Dry run",
             description="Plan and log the windows only: no request for readings, no write.",
         ),
+        "rebuild_rollups": Param(
+            False,
+            type="boolean",
+            title="Rebuild rollups",
+            description="Recompute mv_hourly_usage and the daily rollup from all readings (operators; "
+            "normally only the meter-hours and days that changed are recomputed).",
+        ),
     },
 ) as dag:
 
@@ -98,7 +108,7 @@ with DAG(
         """Stop here (everything downstream skipped) when the run is a dry run."""
         return not request["dry_run"]
 
-    @task(task_id=dag_tasks.METADATA_TASK, pool=ENISCOPE_POOL)
+    @task(task_id=dag_tasks.METADATA_TASK, pool=ENISCOPE_POOL, execution_timeout=task_timeout("metadata"))
     def sync_metadata(request, ti=None) -> list:  # request: as for dry_run_gate
         """Upsert the selected sites, devices and channels; plan the batches of the range."""
         return dag_tasks.publish_plan(ti, tasks.sync_metadata_backfill(request))
@@ -106,5 +116,5 @@ with DAG(
     request = validate_params()
     plan = sync_metadata(request)
     dry_run_gate(request) >> dag_tasks.apply_migrations() >> plan
-    dag_tasks.readings_to_status(plan)
+    dag_tasks.readings_to_status(plan, readings_timeout="readings_backfill")
     dag_tasks.watch_every_task(dag)

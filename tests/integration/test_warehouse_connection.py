@@ -28,6 +28,6 @@ def test_cli_setup_then_status_by_conn_id(energy_db_conn: str, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert "migrations applied: V001__contract_schema" in out
     assert "v_latest_readings=created" in out
-    assert "mv_hourly_usage refresh: concurrent" in out
+    assert "rollups refresh: 0 meter-hour(s), 0 meter-day(s) recomputed" in out
     assert main(["status", "--conn-id", "energy_db"]) == 0
     assert f"schema version: {load_migrations()[-1].version}" in capsys.readouterr().out

@@ -8,8 +8,12 @@ the tasks run.
 Shape of both DAGs, after their first task(s)::
 
     apply_migrations >> sync_metadata >> sync_readings (mapped over channel batches, pool eniscope_api)
-      >> views_gate >> build_<view> (one SQL task per include/sql/views file) >> refresh_mv_hourly_usage
-      >> record_sync_status;   every task >> fail_run_if_any_task_failed
+      >> views_gate >> build_<view> (TaskGroup build_views: one SQL task per include/sql/views file)
+      >> refresh_mv_hourly_usage >> record_sync_status >> publish_readings (Asset event);
+      refresh_mv_hourly_usage >> publish_hourly_usage (Asset event);   every task >> fail_run_if_any_task_failed
+
+Every task has an ``execution_timeout`` (``dag_defaults.TASK_TIMEOUTS``); the view builds' sessions
+have the migration kind's ``statement_timeout``/``lock_timeout``.
 
 ``views_gate`` runs when the readings are done whatever their state (a failed batch must not keep
 the others' data out of the views) but only if the metadata task produced a plan. The views and
@@ -23,20 +27,25 @@ import logging
 from typing import Any
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
-from airflow.sdk import DAG, TriggerRule, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import DAG, TaskGroup, TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from argo_energy.assets import HOURLY_USAGE, READINGS, change_extra
+from argo_energy.dag_defaults import task_timeout
 from argo_energy.ingest.operators import SyncReadingsOperator
 from argo_energy.ingest.status import record_run_status
 from argo_energy.ingest.tasks import apply_warehouse_migrations
 from argo_energy.settings import ENERGY_CONN_ID, ENISCOPE_CONN_ID, ENISCOPE_POOL
-from argo_energy.warehouse.views import REFRESH_FILE, VIEW_FILES, view_name
+from argo_energy.warehouse.connection import hook_params
+from argo_energy.warehouse.rollups import refresh_step
+from argo_energy.warehouse.views import VIEW_FILES, view_name
 
 log = logging.getLogger(__name__)
 
 METADATA_TASK = "sync_metadata"
 READINGS_TASK = "sync_readings"
 WATCHER_TASK = "fail_run_if_any_task_failed"
+VIEWS_GROUP = "build_views"
 PLAN_KEY = "plan"
 
 
@@ -56,17 +65,18 @@ def pull_plan(ti: Any) -> dict[str, Any] | None:
     return {**plan, "batches": batches}
 
 
-@task(task_id="apply_migrations")
+@task(task_id="apply_migrations", execution_timeout=task_timeout("migrations"))
 def apply_migrations() -> dict[str, Any]:
     """Bring the warehouse schema to the current version (advisory-locked, idempotent)."""
     return apply_warehouse_migrations(ENERGY_CONN_ID)
 
 
-def sync_readings(batches: Any) -> Any:
+def sync_readings(batches: Any, timeout_kind: str = "readings_daily") -> Any:
     """One mapped task per batch of channels, named after its channels, in the ``eniscope_api`` pool."""
     return SyncReadingsOperator.partial(
         task_id=READINGS_TASK,
         pool=ENISCOPE_POOL,
+        execution_timeout=task_timeout(timeout_kind),
         map_index_template="{{ task.batch['label'] }}",
         eniscope_conn_id=ENISCOPE_CONN_ID,
         energy_conn_id=ENERGY_CONN_ID,
@@ -84,36 +94,42 @@ def views_gate(ti: Any = None) -> bool:
     return plan is not None
 
 
+@task(task_id="refresh_mv_hourly_usage")
+def refresh_rollups(conn_id: str = ENERGY_CONN_ID, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Recompute the meter-hours and site-local meter-days changed since the last refresh (this run's
+    and anyone's), in one transaction; a full rebuild when the run's Param ``rebuild_rollups`` is true."""
+    return refresh_step(conn_id, rebuild=bool((params or {}).get("rebuild_rollups")))
+
+
 def build_views_and_refresh(conn_id: str = ENERGY_CONN_ID) -> tuple[Any, Any]:
-    """One ``SQLExecuteQueryOperator`` per view file in dependency order, then the refresh.
+    """One ``SQLExecuteQueryOperator`` per view file in dependency order, then the rollup refresh.
 
     The files live in ``include/sql/views`` (the DAG's ``template_searchpath`` is ``include/sql``);
     each is ``SELECT argo_build_view(...)``, a no-op when the recorded definition is unchanged.
-    The refresh is ``REFRESH MATERIALIZED VIEW CONCURRENTLY mv_hourly_usage`` (plain only while it
-    was never populated), autocommit so that it holds no wider transaction open.
+    The refresh (``warehouse.rollups``) recomputes only what changed since the last one and logs how
+    many meter-hours and meter-days it recomputed.
     """
-    builds = [
-        SQLExecuteQueryOperator(
-            task_id=f"build_{view_name(path)}",
-            conn_id=conn_id,
-            sql=path,
-            show_return_value_in_logs=True,
-        )
-        for path in VIEW_FILES
-    ]
-    refresh = SQLExecuteQueryOperator(
-        task_id="refresh_mv_hourly_usage",
-        conn_id=conn_id,
-        sql=REFRESH_FILE,
-        autocommit=True,
-        show_return_value_in_logs=True,
-    )
+    # One group in the grid; DDL sessions bounded like migrations (short lock waits).
+    # prefix_group_id=False: the task ids stay build_<view> (runbook, backfill clears, tests).
+    with TaskGroup(group_id=VIEWS_GROUP, prefix_group_id=False, tooltip="one SQL task per include/sql/views file"):
+        builds = [
+            SQLExecuteQueryOperator(
+                task_id=f"build_{view_name(path)}",
+                conn_id=conn_id,
+                sql=path,
+                show_return_value_in_logs=True,
+                hook_params=hook_params("migration"),
+                execution_timeout=task_timeout("view_build"),
+            )
+            for path in VIEW_FILES
+        ]
+    refresh = refresh_rollups.override(execution_timeout=task_timeout("refresh"))(conn_id)
     for before, after in zip([*builds], [*builds[1:], refresh], strict=True):
         before >> after
     return builds[0], refresh
 
 
-@task(task_id="record_sync_status", trigger_rule=TriggerRule.ALL_DONE)
+@task(task_id="record_sync_status", trigger_rule=TriggerRule.ALL_DONE, execution_timeout=task_timeout("status"))
 def record_sync_status(ti: Any = None) -> dict[str, Any]:
     """One ``data_sync_status`` row per site and per channel, from the plan and the batches' summaries."""
     plan = pull_plan(ti)
@@ -126,7 +142,7 @@ def record_sync_status(ti: Any = None) -> dict[str, Any]:
     task_id=WATCHER_TASK,
     trigger_rule=TriggerRule.ONE_FAILED,
     retries=0,
-    on_failure_callback=[],  # the failed task has alerted already
+    on_failure_callback=[],  # not a failure of its own: the failed task is recorded already
 )
 def fail_run_if_any_task_failed() -> None:
     """Runs only when a task failed: keeps the run failed although the views and status ran after it."""
@@ -141,11 +157,42 @@ def watch_every_task(dag: DAG) -> None:
             other >> watcher
 
 
-def readings_to_status(batches: Any) -> Any:
-    """Wire readings -> views gate -> views -> refresh -> status after the metadata task's ``batches``."""
-    readings = sync_readings(batches)
+def _run_changes(ti: Any) -> dict[str, Any]:
+    """The Asset event extra of this run (``assets.change_extra``)."""
+    return change_extra(pull_plan(ti), ti.xcom_pull(task_ids=[READINGS_TASK], key="summary"))
+
+
+def _publish(asset: Any, ti: Any, outlet_events: Any) -> dict[str, Any]:
+    extra = _run_changes(ti)
+    if not extra["inserted"] and not extra["updated"]:
+        # A skipped task emits no Asset event: subscribers are not woken for nothing.
+        raise AirflowSkipException("no reading was inserted or updated: no Asset event")
+    outlet_events[asset].extra = extra
+    log.info("Asset %s: %d channel(s) of sites %s, local days %s, %d inserted, %d updated", asset.name,
+             extra["channels"], extra["sites"], extra["local_days"], extra["inserted"], extra["updated"])
+    return extra
+
+
+@task(task_id="publish_readings", outlets=[READINGS], trigger_rule=TriggerRule.ALL_DONE,
+      execution_timeout=task_timeout("status"))
+def publish_readings(ti: Any = None, outlet_events: Any = None) -> dict[str, Any]:
+    """Asset event ``argo_energy.readings`` when the run inserted or updated readings."""
+    return _publish(READINGS, ti, outlet_events)
+
+
+@task(task_id="publish_hourly_usage", outlets=[HOURLY_USAGE], execution_timeout=task_timeout("status"))
+def publish_hourly_usage(ti: Any = None, outlet_events: Any = None) -> dict[str, Any]:
+    """Asset event ``argo_energy.hourly_usage`` when the refresh ran after changed readings."""
+    return _publish(HOURLY_USAGE, ti, outlet_events)
+
+
+def readings_to_status(batches: Any, readings_timeout: str = "readings_daily") -> Any:
+    """Wire readings -> views gate -> views -> refresh -> status after the metadata task's ``batches``,
+    and the Asset events: readings after the status, hourly usage after the refresh."""
+    readings = sync_readings(batches, readings_timeout)
     first_view, refresh = build_views_and_refresh()
     status = record_sync_status()
     readings >> views_gate() >> first_view
-    refresh >> status
+    refresh >> status >> publish_readings()
+    refresh >> publish_hourly_usage()
     return status

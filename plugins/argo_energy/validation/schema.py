@@ -78,8 +78,13 @@ EXPECTED_RELATIONS: dict[str, RelationSpec] = {
     "v_clean_readings": RelationSpec("view", {
         "id": BIGINT, "channel_id": INT, "timestamp": TSTZ, **_READING_VALUES, "created_at": TSTZ,
     }),
-    "mv_hourly_usage": RelationSpec("materialized view", {
+    # A table since V009 (the hourly rollup), same columns as the materialized view it replaced.
+    "mv_hourly_usage": RelationSpec("table", {
         "meter_id": INT, "hour": TSTZ, "avg_kw": NUMERIC, "total_kwh": NUMERIC, "reading_count": COUNT,
+    }),
+    "rollup_daily_usage": RelationSpec("table", {
+        "meter_id": INT, "reading_date": DATE, "total_energy_kwh": NUMERIC, "avg_power_kw": NUMERIC,
+        "peak_power_kw": NUMERIC, "reading_count": COUNT, "sum_power_kw": NUMERIC,
     }),
     "v_sites": RelationSpec("view", {
         "site_id": TEXT, "site_name": TEXT, "address": TEXT, "city": TEXT, "postcode": TEXT,
@@ -123,8 +128,9 @@ EXPECTED_INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("data_sync_status", ("organization_id", "last_sync_timestamp"), name="idx_sync_status_org"),
     IndexSpec("ingestion_logs", ("organization_id", "channel_id", "start_time", "end_time"),
               name="idx_ingestion_logs_time"),
-    # REFRESH ... CONCURRENTLY needs a unique, non-partial index on plain columns.
+    # The rollup refresh upserts on (meter_id, hour): a unique, non-partial index on plain columns.
     IndexSpec("mv_hourly_usage", ("meter_id", "hour"), unique=True),
+    IndexSpec("rollup_daily_usage", ("meter_id", "reading_date"), unique=True),
 )
 
 
