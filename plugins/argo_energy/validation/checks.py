@@ -19,6 +19,7 @@ from typing import Any
 from psycopg import sql
 
 from argo_energy.sitetime import local_date
+from argo_energy.validation import rollups as rollup_check
 from argo_energy.validation.config import ValidationConfig
 from argo_energy.validation.days import ChannelDay, ChannelScope
 from argo_energy.validation.results import FAIL, PASS, CheckResult
@@ -380,6 +381,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("flatline", "warn", "no long run of identical non-zero energy readings", run=check_flatline),
     CheckSpec("mv_staleness", "warn", "mv_hourly_usage matches the readings (refreshed after the newest ingestion)",
               details=details_mv_staleness),
+    CheckSpec(rollup_check.CHECK_NAME, rollup_check.SEVERITY, rollup_check.SUMMARY, run=rollup_check.check_rollups),
 )
 CHECKS_BY_NAME: dict[str, CheckSpec] = {c.name: c for c in CHECKS}
 CHECK_NAMES: tuple[str, ...] = tuple(CHECKS_BY_NAME)

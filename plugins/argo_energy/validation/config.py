@@ -85,6 +85,12 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         "mv_hourly_usage must match the clean readings hour by hour over this many days.",
         minimum=1, maximum=92,
     ),
+    "rollup_sample_days": ParamSpec(
+        50, "integer",
+        "Meter-days of the lookback sampled at random and compared with the daily rollup; "
+        "the ones that differ are findings and are rebuilt in the run.",
+        minimum=1, maximum=10000,
+    ),
     "self_heal": ParamSpec(
         True, "boolean",
         f"Trigger {BACKFILL_DAG_ID} (force) once for the incomplete channel-days.",
@@ -119,6 +125,7 @@ class ValidationConfig:
     energy_power_max_share: float = 0.02
     flatline_min_intervals: int = 24
     mv_compare_days: int = 7
+    rollup_sample_days: int = 50
     self_heal: bool = True
     heal_max_channel_days: int = 500
     ignore_channel_ids: tuple[int, ...] = ()
