@@ -73,6 +73,16 @@ INSERT INTO warehouse_role_privileges (purpose, object_kind, object_name, privil
     ('writer', 'table', 'validation_results',       ARRAY['SELECT', 'INSERT', 'UPDATE']),
     ('writer', 'table', 'validation_heal_requests', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
     ('writer', 'table', 'eniscope_request_budget',  ARRAY['SELECT', 'INSERT', 'UPDATE']),
+    -- Rollups (V009: the readings triggers queue changes, the refresh rewrites the aggregates) and
+    -- reconciliation (V012). A table created by a later migration is granted when that migration
+    -- (as V014 does) or roles.sql runs SELECT argo_apply_role_grants().
+    ('writer', 'table', 'rollup_queue',             ARRAY['SELECT', 'INSERT', 'DELETE']),
+    ('writer', 'table', 'rollup_daily_usage',       ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+    ('writer', 'table', 'mv_hourly_usage',          ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
+    ('writer', 'table', 'reconciliation_days',      ARRAY['SELECT', 'INSERT', 'UPDATE']),
+    -- Operability (V013): the report's delivery records and the tasks' failure records.
+    ('writer', 'table', 'report_deliveries',        ARRAY['SELECT', 'INSERT', 'UPDATE']),
+    ('writer', 'table', 'pipeline_task_failures',   ARRAY['SELECT', 'INSERT', 'UPDATE']),
     ('writer', 'table', 'schema_migrations',        ARRAY['SELECT']),
     ('writer', 'table', 'warehouse_view_definitions', ARRAY['SELECT']),
     ('writer', 'function', 'argo_refresh_matview(text)', ARRAY['EXECUTE']),
@@ -81,6 +91,7 @@ INSERT INTO warehouse_role_privileges (purpose, object_kind, object_name, privil
      ARRAY['EXECUTE']),
     -- The report's validation flags (include/sql/report/validation_flags.sql): results, not readings.
     ('readonly', 'table', 'validation_results',     ARRAY['SELECT']),
+    ('readonly', 'table', 'mv_hourly_usage',        ARRAY['SELECT']),  -- contract §4.2 name, a table after V009
     ('readonly', 'function', 'argo_local_to_utc(timestamp without time zone, text)', ARRAY['EXECUTE'])
 ON CONFLICT (purpose, object_kind, object_name) DO NOTHING;
 
