@@ -41,6 +41,7 @@ def built(warehouse_dsn: str) -> Iterator[psycopg.Connection[Any]]:
         )
         conn.commit()
         assert set(build_views(conn).values()) == {"created"}
+        refresh_hourly_usage(conn)  # the rollups under mv_hourly_usage and v_readings_daily (V009)
         yield conn
 
 
@@ -59,7 +60,7 @@ def _tamper(conn: psycopg.Connection[Any], name: str) -> None:
 def test_view_files_are_the_directory_in_dependency_order() -> None:
     on_disk = sorted(p.relative_to(sql_dir()).as_posix() for p in (sql_dir() / "views").glob("*.sql"))
     assert list(VIEW_FILES) == on_disk
-    assert VIEW_NAMES[:2] == ["v_clean_readings", "mv_hourly_usage"]
+    assert VIEW_NAMES[:2] == ["v_clean_readings", "v_sites"], "mv_hourly_usage is a table since V009"
 
 
 def test_second_build_does_nothing(built: psycopg.Connection[Any]) -> None:
@@ -80,14 +81,9 @@ def test_unchanged_build_never_waits_for_a_reader(built: psycopg.Connection[Any]
         reader.rollback()
 
 
-def test_changed_matview_is_rebuilt_with_its_dependents(built: psycopg.Connection[Any]) -> None:
-    refresh_hourly_usage(built)
-    _tamper(built, "mv_hourly_usage")
-    actions = build_views(built)
-    assert actions["mv_hourly_usage"] == "rebuilt"
-    assert actions["v_readings_hourly"] == "created", "dropped as a dependent, recreated by its own file"
-    assert {v for k, v in actions.items() if k not in ("mv_hourly_usage", "v_readings_hourly")} == {"unchanged"}
-    # Rebuilt WITH DATA: readable at once, before any refresh.
+def test_hourly_usage_is_a_table_kept_by_the_refresh(built: psycopg.Connection[Any]) -> None:
+    kind = built.execute("SELECT relkind FROM pg_class WHERE oid = 'mv_hourly_usage'::regclass").fetchone()
+    assert kind == ("r",), "a table since V009, not a materialized view"
     assert built.execute("SELECT sum(reading_count) FROM v_readings_hourly").fetchone() == (96,)
     built.rollback()
     assert build_views(built) == dict.fromkeys(VIEW_NAMES, "unchanged")
@@ -96,12 +92,12 @@ def test_changed_matview_is_rebuilt_with_its_dependents(built: psycopg.Connectio
 def test_unmanaged_dependent_stops_a_rebuild_and_nothing_changes(built: psycopg.Connection[Any]) -> None:
     built.execute("CREATE VIEW my_report AS SELECT meter_id, sum(total_kwh) AS kwh FROM v_readings_hourly GROUP BY 1")
     built.commit()
-    _tamper(built, "mv_hourly_usage")
     with pytest.raises(psycopg.errors.RaiseException, match="my_report depends on it"):
-        build_views(built)
+        built.execute("SELECT argo_build_view('view', 'v_readings_hourly', 'SELECT 1 AS meter_id, 2 AS other')")
+    built.rollback()
     assert built.execute("SELECT to_regclass('my_report') IS NOT NULL").fetchone() == (True,)
     built.rollback()
-    assert _registry(built)["mv_hourly_usage"][0] == "old", "the failed build was rolled back"
+    assert build_views(built) == dict.fromkeys(VIEW_NAMES, "unchanged"), "the failed build was rolled back"
 
 
 def test_view_whose_columns_change_is_recreated(built: psycopg.Connection[Any]) -> None:
@@ -130,14 +126,15 @@ def test_plain_view_change_is_replaced_in_place(built: psycopg.Connection[Any]) 
     built.rollback()
 
 
-def test_refresh_is_concurrent_once_populated(built: psycopg.Connection[Any]) -> None:
-    assert refresh_hourly_usage(built) == "concurrent"
-    built.execute("REFRESH MATERIALIZED VIEW mv_hourly_usage WITH NO DATA")
+def test_refresh_recomputes_only_what_changed(built: psycopg.Connection[Any]) -> None:
+    assert refresh_hourly_usage(built).markers == 0, "the fixture refreshed already"
+    built.execute("""UPDATE readings SET energy_kwh = 0.5 WHERE "timestamp" = '2024-06-01 10:15Z'""")
     built.commit()
-    assert refresh_hourly_usage(built) == "full", "CONCURRENTLY refuses an unpopulated view"
-    assert built.execute("SELECT sum(reading_count) FROM mv_hourly_usage").fetchone() == (96,)
+    done = refresh_hourly_usage(built)
+    assert (done.hours, done.hours_written, done.days, done.days_written) == (1, 1, 1, 1)
+    assert built.execute(
+        "SELECT total_kwh FROM mv_hourly_usage WHERE hour = '2024-06-01 10:00Z'").fetchone() == (1.25,)
     built.rollback()
-    assert refresh_hourly_usage(built) == "concurrent"
 
 
 def test_build_before_migrations_says_what_to_do(warehouse_dsn: str) -> None:
@@ -159,7 +156,7 @@ def test_each_file_runs_alone_as_a_sql_task_would(warehouse_dsn: str) -> None:
             assert task_conn.execute(text).fetchall() == [("created",)], path
     with psycopg.connect(warehouse_dsn) as conn:
         assert build_views(conn) == dict.fromkeys(VIEW_NAMES, "unchanged")
-        assert refresh_hourly_usage(conn) == "concurrent"
+        assert refresh_hourly_usage(conn).markers == 0
 
 
 def _readings_rows_read(plan: dict[str, Any]) -> int:
@@ -228,13 +225,13 @@ def test_rebuilt_views_keep_their_grants(built: psycopg.Connection[Any]) -> None
     built.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
     built.commit()
     try:
-        for view in ("mv_hourly_usage", "v_readings_hourly", "v_sites"):
+        for view in ("mv_hourly_usage", "v_readings_hourly", "v_meters"):
             built.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(view), sql.Identifier(role)))
+        built.execute("SELECT argo_build_view('view', 'v_meters', 'SELECT channel_id AS label FROM channels')")
         built.commit()
-        _tamper(built, "mv_hourly_usage")
         actions = build_views(built)
-        assert (actions["mv_hourly_usage"], actions["v_readings_hourly"]) == ("rebuilt", "created")
-        for view in ("mv_hourly_usage", "v_readings_hourly", "v_sites"):
+        assert (actions["v_meters"], actions["v_readings_hourly"]) == ("recreated", "created")
+        for view in ("mv_hourly_usage", "v_readings_hourly", "v_meters"):
             granted = built.execute("SELECT has_table_privilege(%s, %s, 'SELECT')", (role, view)).fetchone()
             assert granted == (True,), f"{role} lost SELECT on {view} when it was rebuilt"
         assert built.execute("SELECT count(*) FROM warehouse_view_grants").fetchone() == (0,), "all restored"

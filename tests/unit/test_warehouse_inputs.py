@@ -118,7 +118,6 @@ def test_view_files_are_named_after_their_view() -> None:
     names = [view_name(path) for path in VIEW_FILES]
     assert names == [
         "v_clean_readings",
-        "mv_hourly_usage",
         "v_sites",
         "v_meters",
         "v_readings_enriched",

@@ -92,7 +92,7 @@ BEGIN
 END
 $fn$;
 
--- Creating the first trigger locks readings against writes (SHARE ROW EXCLUSIVE) until commit; a
+-- Creating the first trigger locks readings against writes (SHARE ROW EXCLUSIVE) to the end; a
 -- writer in the middle of a window is waited for, boundedly. The caller's lock_timeout comes back at the end.
 SELECT set_config('argo.v009_lock_timeout', current_setting('lock_timeout'), true) AS saved;
 SET LOCAL lock_timeout = '60s';
