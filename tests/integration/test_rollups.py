@@ -8,9 +8,11 @@ site-local date, not day bounds). Real PostgreSQL (local and 17).
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,7 @@ from argo_energy.models import Channel, Device, Organization, Reading
 from argo_energy.warehouse import (
     apply_migrations,
     build_views,
+    sql_dir,
     upsert_channels,
     upsert_devices,
     upsert_organizations,
@@ -245,3 +248,58 @@ def test_concurrent_writers_and_refreshes_stay_exact(wh: psycopg.Connection[Any]
     assert not any(t.is_alive() for t in [*writers, background]), "a thread did not finish in time"
     refresh_rollups(wh)  # the markers the last concurrent refresh could not see yet
     assert assert_exact(wh) == len(days)
+
+
+OLD_MATVIEW = """
+SELECT c.channel_id                              AS meter_id,
+       date_trunc('hour', c."timestamp", 'UTC')  AS hour,
+       avg(c.power_kw)                           AS avg_kw,
+       sum(c.energy_kwh::double precision)       AS total_kwh,
+       count(*)                                  AS reading_count
+  FROM v_clean_readings c
+ GROUP BY c.channel_id, date_trunc('hour', c."timestamp", 'UTC')
+"""
+
+
+def test_adoption_of_the_managed_materialized_view_keeps_every_number(warehouse_dsn: str, tmp_path: Path) -> None:
+    """A warehouse at V008 with the managed matview (and v_readings_hourly on it) migrates to V009:
+    the same rows, v_readings_hourly there all along (no view build needed), then exact rollups."""
+    for path in sorted((sql_dir() / "migrations").glob("V00[1-8]__*.sql")):
+        shutil.copy(path, tmp_path / path.name)
+    views = sql_dir() / "views"
+    with psycopg.connect(warehouse_dsn) as conn:
+        apply_migrations(conn, tmp_path)
+        for name in ("010_v_clean_readings", "030_v_sites", "040_v_meters"):
+            conn.execute((views / f"{name}.sql").read_text(encoding="utf-8"))
+        conn.execute("SELECT argo_build_view('materialized view', 'mv_hourly_usage', %s, "
+                     "ARRAY['CREATE UNIQUE INDEX idx_mv_hourly_usage_meter_hour ON mv_hourly_usage (meter_id, hour)'])",
+                     (OLD_MATVIEW,))
+        conn.execute((views / "070_v_readings_hourly.sql").read_text(encoding="utf-8"))
+        conn.commit()
+        upsert_organizations(conn, [Organization(s, f"Site {s}", timezone=z) for s, z in SITES.items()])
+        upsert_channels(conn, [Channel(m, f"meter {m}", None, s) for m, s in METERS.items()])
+        # Plain SQL: the write API may already need columns of migrations after V008.
+        for meter in (11, 21):
+            zone = SITES[METERS[meter]]
+            conn.execute(
+                'INSERT INTO readings (channel_id, "timestamp", energy_kwh, power_kw, voltage_v) '
+                "SELECT %s, ts, 0.25 * (1 + n %% 4), 1 + n %% 5, 230 FROM generate_series(%s::timestamptz, %s, "
+                "interval '15 minutes') WITH ORDINALITY AS g (ts, n) WHERE g.ts < %s",
+                (meter, _midnight(date(2024, 11, 2), zone), _midnight(date(2024, 11, 4), zone),
+                 _midnight(date(2024, 11, 4), zone)),
+            )
+        conn.execute("REFRESH MATERIALIZED VIEW mv_hourly_usage")
+        conn.commit()
+        before = conn.execute("SELECT * FROM v_readings_hourly ORDER BY meter_id, hour").fetchall()
+        conn.commit()
+        assert len(before) == 49 + 49, "New York: 24 h + 25 h (fall back); Kolkata: 48 h over 49 UTC hours"
+        assert "V009__rollups" in apply_migrations(conn)
+        kind = conn.execute("SELECT relkind FROM pg_class WHERE oid = 'mv_hourly_usage'::regclass").fetchone()
+        after = conn.execute("SELECT * FROM v_readings_hourly ORDER BY meter_id, hour").fetchall()
+        conn.commit()
+        assert kind == ("r",)
+        assert after == before, "readers see the same hourly numbers, before any view build"
+        actions = build_views(conn)
+        assert actions["v_readings_hourly"] == "unchanged", "recreated from its recorded definition"
+        assert refresh_rollups(conn).markers == 0, "built from readings by the migration"
+        assert assert_exact(conn) == 2 + 2

@@ -174,7 +174,6 @@ BEGIN
             USING HINT = 'V009 replaces the materialized view by a table; rename that object first.';
     END IF;
     IF v_relkind = 'm' THEN
-        LOCK TABLE mv_hourly_usage IN ACCESS EXCLUSIVE MODE;
         -- Direct dependents of the view (only v_readings_hourly in this project); unmanaged ones stop us.
         FOR v_dep IN
             SELECT DISTINCT c.relname, c.relkind,
