@@ -24,6 +24,15 @@ READING_FIELDS: tuple[str, ...] = (
     "reactive_power_kvar",
     "temperature_c",
     "relative_humidity",
+    # Power quality (issue 19, migration V011): honest names, units in the name.
+    "apparent_power_kva",
+    "frequency_hz",
+    "current_thd_pct",
+    "neutral_current_a",
+    "cost",
+    "energy_kwh_l1", "power_kw_l1", "voltage_v_l1", "current_a_l1", "power_factor_l1",
+    "energy_kwh_l2", "power_kw_l2", "voltage_v_l2", "current_a_l2", "power_factor_l2",
+    "energy_kwh_l3", "power_kw_l3", "voltage_v_l3", "current_a_l3", "power_factor_l3",
 )
 
 
@@ -43,6 +52,26 @@ class Reading:
     reactive_power_kvar: float | None = None
     temperature_c: float | None = None
     relative_humidity: float | None = None
+    apparent_power_kva: float | None = None  # S
+    frequency_hz: float | None = None  # F
+    current_thd_pct: float | None = None  # D, current total harmonic distortion
+    neutral_current_a: float | None = None  # In
+    cost: float | None = None  # in the site's currency (only channels with a tariff)
+    energy_kwh_l1: float | None = None  # E1..3, P1..3, V1..3 (line to neutral), I1..3, PF1..3
+    power_kw_l1: float | None = None
+    voltage_v_l1: float | None = None
+    current_a_l1: float | None = None
+    power_factor_l1: float | None = None
+    energy_kwh_l2: float | None = None
+    power_kw_l2: float | None = None
+    voltage_v_l2: float | None = None
+    current_a_l2: float | None = None
+    power_factor_l2: float | None = None
+    energy_kwh_l3: float | None = None
+    power_kw_l3: float | None = None
+    voltage_v_l3: float | None = None
+    current_a_l3: float | None = None
+    power_factor_l3: float | None = None
 
     def values(self) -> tuple[float | None, ...]:
         return tuple(getattr(self, name) for name in READING_FIELDS)
@@ -112,3 +141,4 @@ class Channel:
     channel_type: str | None = None
     unit: str | None = None
     description: str | None = None
+    device_type_id: str | None = None  # ``deviceTypeId``: what the channel's fields were discovered for

@@ -22,8 +22,8 @@ from argo_energy.eniscope.errors import (
     EniscopeError,
     EniscopeResponseError,
 )
+from argo_energy.eniscope.fields import DEFAULT_FIELDS, parse_field_list
 from argo_energy.eniscope.parsing import (
-    DEFAULT_FIELDS,
     list_items,
     max_records,
     merge_batches,
@@ -263,6 +263,15 @@ class EniscopeHook(BaseHook):
                 *self._fetch_piece(channel_id, middle, end, fields, resolution, depth + 1),
             ]
         return [batch]
+
+    def get_fields(self, device_type_id: str) -> tuple[str, ...]:
+        """``GET /fields/{deviceTypeId}``: the field codes that device type reports (one request)."""
+        if not device_type_id.isalnum():  # it goes into the URL path
+            raise ValueError(f"device type id {device_type_id!r} is not alphanumeric")
+        path = f"fields/{device_type_id}"
+        codes = parse_field_list(self.transport.request(path), f"GET /{path}")
+        self.log.info("Eniscope device type %s: %d field(s) reported", device_type_id, len(codes))
+        return codes
 
     def get_account(self) -> dict[str, Any]:
         """``GET /``: the logged-in account (also the cheapest credentials check)."""

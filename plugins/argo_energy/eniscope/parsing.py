@@ -1,7 +1,8 @@
 """Pure functions: Eniscope payloads -> ``argo_energy.models`` objects, request parameters, windows.
 
 No I/O here. Readings are converted by the ``units`` map the API echoes (API.md §4, §10.5):
-Wh -> kWh, W -> kW, VAr -> kvar; V, A, PF, °C and % unchanged. A value the API did not send or
+Wh -> kWh, W -> kW, VAr -> kvar, VA -> kVA (phase codes like their family); V, A, PF, Hz, °C,
+% and cost unchanged. A value the API did not send or
 sent as ``null`` stays ``None`` (never 0); a value that is not a number becomes ``nan`` so that
 validation rejects it as non-finite. Records are never dropped here, not even ones outside the
 window, off the grid, negative or in the future: the ingestion layer rejects them with reasons.
@@ -15,37 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argo_energy.eniscope.errors import EniscopeResponseError
+from argo_energy.eniscope.fields import DEFAULT_FIELDS, DOCUMENTED_UNITS, FIELD_TO_ATTR, SENSOR_FIELDS, family
 from argo_energy.models import Channel, Device, Organization, Reading, ReadingsBatch
 
-# Fields requested by default (one per warehouse column).
-DEFAULT_FIELDS: tuple[str, ...] = ("E", "P", "V", "I", "PF", "Q", "T", "RH")
-# What an environmental sensor (Air Sense) can answer; electrical codes make it return 500.
-SENSOR_FIELDS: tuple[str, ...] = ("T", "RH")
-
-# API field code -> Reading attribute.
-FIELD_TO_ATTR: dict[str, str] = {
-    "E": "energy_kwh",
-    "P": "power_kw",
-    "V": "voltage_v",
-    "I": "current_a",
-    "PF": "power_factor",
-    "Q": "reactive_power_kvar",
-    "T": "temperature_c",
-    "RH": "relative_humidity",
-}
-
-# Unit the API documents for each field, used when a response's ``units`` map omits it.
-DOCUMENTED_UNITS: dict[str, str] = {
-    "E": "Wh",
-    "P": "W",
-    "V": "V",
-    "I": "A",
-    "PF": "",
-    "Q": "VAr",
-    "T": "°C",
-    "RH": "%",
-}
-
+# The field catalogue (codes, attributes, documented units) is ``fields``.
 _SCALE: dict[str, dict[str, float]] = {
     # keys are unit strings lower-cased with spaces removed
     "E": {"wh": 1e-3, "kwh": 1.0, "mwh": 1e3},
@@ -56,6 +30,10 @@ _SCALE: dict[str, dict[str, float]] = {
     "PF": {"": 1.0, "-": 1.0, "pf": 1.0, "ratio": 1.0, "none": 1.0},
     "T": {"°c": 1.0, "c": 1.0, "degc": 1.0, "celsius": 1.0, "℃": 1.0},
     "RH": {"%": 1.0, "%rh": 1.0, "rh": 1.0, "percent": 1.0},
+    "S": {"va": 1e-3, "kva": 1.0, "mva": 1e3},
+    "F": {"hz": 1.0},
+    "D": {"%": 1.0, "percent": 1.0},
+    "In": {"a": 1.0, "ma": 1e-3, "ka": 1e3},
 }
 _FAHRENHEIT = {"°f", "f", "degf", "fahrenheit", "℉"}
 
@@ -76,12 +54,14 @@ def unit_converter(field: str, unit: str | None) -> Converter:
     Raises ``EniscopeResponseError`` for a unit this client does not know, rather than storing
     a number in the wrong unit.
     """
-    if field not in _SCALE:
+    if field not in FIELD_TO_ATTR:
         raise EniscopeResponseError(f"field {field!r} has no warehouse column")
+    if field == "cost":  # in the site's currency, whatever its code: stored as sent
+        return _identity
     key = "" if unit is None else str(unit).strip().lower().replace(" ", "")
     if field == "T" and key in _FAHRENHEIT:
         return _fahrenheit_to_celsius
-    factor = _SCALE[field].get(key)
+    factor = _SCALE[family(field)].get(key)
     if factor is None:
         raise EniscopeResponseError(f"unexpected unit {unit!r} for field {field}")
     if factor == 1.0:
@@ -372,6 +352,7 @@ def parse_channel(obj: Mapping[str, Any]) -> Channel:
         channel_type=_opt_str(obj.get("deviceTypeName")) or data_type,
         unit=unit,
         description=description,
+        device_type_id=_opt_str(obj.get("deviceTypeId")),
     )
 
 

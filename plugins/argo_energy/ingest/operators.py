@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from argo_energy.ingest.limits import load_limits
 from argo_energy.ingest.planning import SKIP_THIS_RUN, ChannelTarget, run_key
 from argo_energy.ingest.readings import ChannelOutcome, open_hook, summarize, sync_windows
 from argo_energy.settings import ENERGY_CONN_ID, ENISCOPE_CONN_ID
@@ -61,6 +62,7 @@ class SyncReadingsOperator(BaseOperator):
                 max_workers=self.max_workers,
                 progress_every=self.progress_every,
                 logger=self.log,
+                limits=load_limits(),
             )
         finally:
             # Pushed even on failure: the status task reports what this batch did.

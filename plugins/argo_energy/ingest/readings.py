@@ -26,6 +26,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from argo_energy.eniscope.errors import ChannelUnsupportedError, EniscopeAuthError, EniscopeConfigError
+from argo_energy.eniscope.fields import DEFAULT_FIELDS
+from argo_energy.ingest.discovery import fields_to_request
+from argo_energy.ingest.limits import DEFAULT_LIMITS, Limit
 from argo_energy.ingest.planning import SKIP_THIS_RUN, ChannelTarget
 from argo_energy.ingest.screening import reason_counts, validate
 from argo_energy.models import Window
@@ -140,10 +143,20 @@ class Progress:
 class _WindowSync:
     """Fetch -> screen -> write of one window, with the outcome rules of the module docstring."""
 
-    def __init__(self, *, run_id: str | None, now: datetime, logger: TaskLog) -> None:
+    def __init__(
+        self,
+        *,
+        run_id: str | None,
+        now: datetime,
+        logger: TaskLog,
+        fields: Mapping[int, tuple[str, ...]] | None = None,
+        limits: Mapping[str, Limit] = DEFAULT_LIMITS,
+    ) -> None:
         self.run_id = run_id
         self.now = now
         self.log = logger
+        self.fields = fields or {}  # channel -> fields[] of its request (discovered; defaults if absent)
+        self.limits = limits
         self.unsupported: dict[int, str] = {}
         self.lock = threading.Lock()
 
@@ -155,7 +168,9 @@ class _WindowSync:
         target, window = work.target, work.window
         span = f"channel {target.channel_id} [{window.start.isoformat()}, {window.end.isoformat()})"
         try:
-            batch = hook.get_readings(target.channel_id, window.start, window.end)
+            batch = hook.get_readings(
+                target.channel_id, window.start, window.end, fields=self.fields.get(target.channel_id, DEFAULT_FIELDS)
+            )
         except ChannelUnsupportedError as exc:
             with self.lock:
                 self.unsupported.setdefault(target.channel_id, str(exc))
@@ -167,7 +182,7 @@ class _WindowSync:
             self.log.warning("%s: pull failed: %s", span, _error_text(exc))
             self._log_failure(conn, work, _error_text(exc), fetched=0)
             return _Result("failed", error=_error_text(exc))
-        accepted, rejected = validate(batch.readings, window, self.now)
+        accepted, rejected = validate(batch.readings, window, self.now, limits=self.limits)
         try:
             written = write_window(
                 conn,
@@ -239,6 +254,7 @@ def sync_windows(
     max_workers: int = 4,
     progress_every: float = 30.0,
     logger: TaskLog = log,
+    limits: Mapping[str, Limit] = DEFAULT_LIMITS,
 ) -> list[ChannelOutcome]:
     """Fetch, screen and write every window of ``targets``; a failing window never stops the others.
 
@@ -284,9 +300,9 @@ def sync_windows(
             _ = extra.settings
             opened.append((extra, make_conn()))
         logger.info("fetching with %d worker(s); rate budget %s requests/s", workers, budget or "unlimited")
-        _run_pool(
-            todo, opened, outcomes, _WindowSync(run_id=run_id, now=now, logger=logger), progress_every, logger
-        )
+        fields = fields_to_request(conn, list(outcomes))
+        window_sync = _WindowSync(run_id=run_id, now=now, logger=logger, fields=fields, limits=limits)
+        _run_pool(todo, opened, outcomes, window_sync, progress_every, logger)
         return list(outcomes.values())
     finally:
         for opened_hook, _conn in opened:

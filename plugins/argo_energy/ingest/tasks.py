@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from argo_energy.ingest.discovery import discover_fields
 from argo_energy.ingest.planning import (
     DEFAULT_BATCH_SIZE,
     SKIP_ANY_RUN,
@@ -299,6 +300,7 @@ def sync_metadata(
             sorted(unsupported),
         )
     wanted = [ch for ch in channels if ch.channel_id not in unsupported]
+    _discover_fields(eniscope_conn_id, energy_conn_id, wanted)
     targets = plan_targets(sites, wanted, ranges, zones)
     return build_plan(sites, targets, ranges, zones, unsupported, skip=run.skip, batch_size=batch_size)
 
@@ -316,6 +318,17 @@ def _fetch_metadata(
     site_set = {org.organization_id for org in sites}
     device_ids = {ch.device_id for ch in channels if ch.device_id is not None}
     return sites, channels, [d for d in devices if d.organization_id in site_set or d.device_id in device_ids]
+
+
+def _discover_fields(eniscope_conn_id: str, energy_conn_id: str, channels: Sequence[Channel]) -> None:
+    """Cache the field lists that are missing or stale (``discovery``): one request per device type."""
+    hook = open_hook(eniscope_conn_id)
+    conn = connect(energy_conn_id)
+    try:
+        discover_fields(hook, conn, channels)
+    finally:
+        hook.close()
+        conn.close()
 
 
 def _devices_of(hook: EniscopeHook, sites: Sequence[Organization]) -> list[Device]:

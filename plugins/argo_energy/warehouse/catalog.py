@@ -7,14 +7,14 @@ in ``include/sql/ingest/upsert_*.sql``; values are bound as one array per column
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from argo_energy.models import DEFAULT_SITE_TIMEZONE, Channel, Device, Organization
 from argo_energy.warehouse.checks import require_aware, require_text, require_zone
 from argo_energy.warehouse.connection import Connection, own_transaction
-from argo_energy.warehouse.sql import fetch_in
+from argo_energy.warehouse.sql import fetch, fetch_in, sql_text
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,45 @@ def upsert_channels(conn: Connection, channels: Sequence[Channel]) -> Upserted:
     if not rows:
         return Upserted(0, 0, 0)
     return _run_upsert(conn, "channels", _columns(rows, _CHANNEL_COLUMNS), len(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelFields:
+    """A channel's cached field discovery: the codes (None: never discovered) and their device type."""
+
+    channel_id: int
+    fields: tuple[str, ...] | None
+    device_type_id: str | None
+
+
+def channel_fields(conn: Connection, channel_ids: Sequence[int]) -> dict[int, ChannelFields]:
+    """The cached field lists of the stored channels among ``channel_ids``."""
+    if not channel_ids:
+        return {}
+    rows = fetch(conn, "ingest/channel_fields.sql", {"channel_ids": list(channel_ids)})
+    return {
+        int(cid): ChannelFields(int(cid), None if codes is None else tuple(codes), device_type)
+        for cid, codes, device_type in rows
+    }
+
+
+def record_channel_fields(conn: Connection, discovered: Mapping[int, tuple[str, Sequence[str]]]) -> int:
+    """Cache ``{channel_id: (device_type_id, codes)}`` on the channels; returns the rows updated."""
+    if not discovered:
+        return 0
+    for channel_id, (device_type, codes) in discovered.items():
+        require_text(device_type, f"channel {channel_id}: device type id")
+        if not all(isinstance(code, str) and code for code in codes):
+            raise ValueError(f"channel {channel_id}: field codes must be non-empty strings, got {codes!r}")
+    params = [
+        {"channel_id": cid, "device_type": device_type, "fields": list(codes)}
+        for cid, (device_type, codes) in sorted(discovered.items())
+    ]
+    with own_transaction(conn) as cur:
+        cur.executemany(sql_text("ingest/record_channel_fields.sql"), params)
+        updated = cur.rowcount
+    log.info("channels: field lists cached for %s channel(s)", len(params))
+    return max(updated, 0)
 
 
 def _run_upsert(conn: Connection, table: str, params: list[Any], total: int) -> Upserted:
