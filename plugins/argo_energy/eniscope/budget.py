@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -367,6 +368,16 @@ def budget_for(settings: EniscopeSettings) -> SharedBudget:
             if budget.backend is None and budget.fallback is None and settings.requests_per_second > 0:
                 budget.backend = _backend(settings)
         return budget
+
+
+def _forget_after_fork() -> None:
+    """A forked child (LocalExecutor, Celery prefork) must not use its parent's store connections."""
+    global _BUDGETS_LOCK
+    _BUDGETS_LOCK = threading.Lock()
+    _BUDGETS.clear()  # not closed: the sockets belong to the parent
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def reset_budgets() -> None:
