@@ -16,6 +16,16 @@ organisation of the account that has channels.
 (`REFRESH MATERIALIZED VIEW CONCURRENTLY`) → `record_sync_status` (`data_sync_status`).
 `fail_run_if_any_task_failed` keeps the run red when a batch failed although the views still ran.
 
+**Runs without a logical date.** A run triggered without a date (REST `logical_date: null`, the
+UI with the date cleared) has no data interval: it fetches the `lookback_days` site-local days
+before the moment it was triggered (`run_after`) up to that moment, today's partial day included.
+
+**Bounds and alerts.** Every task has an `execution_timeout`, the run a 6 h `dagrun_timeout`; a
+run still going 4 h after it was queued (06:00 UTC for the 02:00 run) sends a deadline alert. A
+failed or timed-out run sends one Slack message and one email naming the failed batches and the
+first error. On success the run publishes the Asset events `argo_energy.readings` and
+`argo_energy.hourly_usage` (extra: sites, local days, counts) that validation is scheduled on.
+
 **Failures.** A failed window writes a `failure` row in `ingestion_logs`, the others continue, the
 batch fails at the end and its retry fetches only the windows this run has not written. A channel
 answering 500 "Invalid Parameter" (sensor, virtual) is marked unsupported and skipped for 7 days.
@@ -30,10 +40,12 @@ task or run fetches its whole range again.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
-from argo_energy.dag_defaults import default_args
+from argo_energy.dag_defaults import DAGRUN_TIMEOUTS, deadline, default_args, run_callbacks, task_timeout
 from argo_energy.ingest import dag_tasks, tasks
 from argo_energy.settings import DAILY_SYNC_DAG_ID, ENISCOPE_POOL
 from argo_energy.warehouse.connection import sql_dir
@@ -46,6 +58,9 @@ with DAG(
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=DAGRUN_TIMEOUTS["daily_sync"],
+    deadline=deadline("daily_sync", "the daily sync finished by 06:00 UTC (4 h after it was queued)"),
+    on_failure_callback=run_callbacks(),
     default_args=default_args(),
     tags=["eniscope", "ingestion"],
     template_searchpath=[str(sql_dir())],
@@ -61,10 +76,12 @@ with DAG(
     },
 ) as dag:
 
-    @task(task_id=dag_tasks.METADATA_TASK, pool=ENISCOPE_POOL)
-    def sync_metadata(params=None, data_interval_end=None, ti=None) -> list:
+    @task(task_id=dag_tasks.METADATA_TASK, pool=ENISCOPE_POOL, execution_timeout=task_timeout("metadata"))
+    def sync_metadata(params=None, data_interval_end=None, dag_run: Any = None, ti=None) -> list:
         """Upsert sites, devices and channels; plan the batches of the data interval's range."""
-        plan = tasks.sync_metadata_daily(data_interval_end=data_interval_end, lookback_days=params["lookback_days"])
+        # A run without a logical date has no data interval: its range ends when it was triggered.
+        end = data_interval_end or dag_run.run_after
+        plan = tasks.sync_metadata_daily(data_interval_end=end, lookback_days=params["lookback_days"])
         return dag_tasks.publish_plan(ti, plan)
 
     plan = sync_metadata()

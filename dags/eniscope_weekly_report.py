@@ -27,7 +27,15 @@ change; data completeness per meter (with the validation DAG's verdict when it r
 `file://$AIRFLOW_HOME/reports`) as `<site>/energy-report_<site>_<YYYY-Www>.html|.csv`. Email
 through `smtp_default` to Variable `report_emails` (JSON list, or `{"<site_id>": [...],
 "default": [...]}`), HTML and CSV attached; Slack through `slack_default`. A channel whose
-connection is missing is skipped with a log line.
+connection is missing is skipped with a log line. Each (site, week) is delivered once per channel
+(table `report_deliveries`): a retry or a cleared email/Slack task does not send it again; trigger
+with `{"resend": true}` to send it again on purpose.
+
+**Runs without a logical date** (REST `logical_date: null`, the UI with the date cleared) report
+the last site-local week ended when the run was triggered (`run_after`), or `week_start`.
+
+**Bounds and alerts.** Every task has an `execution_timeout`, the run a 3 h `dagrun_timeout`; a
+failed run sends one alert.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from argo_energy.dag_defaults import default_args
+from argo_energy.dag_defaults import DAGRUN_TIMEOUTS, default_args, run_callbacks
 from argo_energy.report import dag_tasks
 from argo_energy.settings import REPORT_DAG_ID
 
@@ -47,6 +55,8 @@ with DAG(
     start_date=pendulum.datetime(2025, 1, 7, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=DAGRUN_TIMEOUTS["report"],
+    on_failure_callback=run_callbacks(),
     default_args=default_args(),
     tags=["eniscope", "report"],
     params={
@@ -63,6 +73,12 @@ with DAG(
             type="boolean",
             title="Send email and Slack",
             description="False writes the files only (e.g. for backfills of past weeks).",
+        ),
+        "resend": Param(
+            False,
+            type="boolean",
+            title="Send again",
+            description="True sends a report whose (site, week) was already delivered; false skips it.",
         ),
     },
 ) as dag:

@@ -24,13 +24,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from argo_energy.alerts import (
-    EmailFailureAlert,
-    SlackFailureAlert,
-    _api_base_url,
-    _redact,
-    first_error_line,
-)
+from argo_energy.alerts import EmailFailureAlert, SlackFailureAlert, _api_base_url, first_error_line
+from argo_energy.escaping import clean_text, slack_mrkdwn
+from argo_energy.redaction import alert_error
 from argo_energy.settings import ENERGY_CONN_ID
 
 log = logging.getLogger(__name__)
@@ -58,14 +54,15 @@ class RunMessage:
         return f"run {self.run_id}"
 
     def subject(self) -> str:
-        return f"[Airflow] {self.title} ({self.run_id})"
+        return clean_text(f"[Airflow] {self.title} ({self.run_id})")
 
     def _rows(self) -> list[tuple[str, str]]:
         return [*self.lines, ("Link", self.url or "unavailable")]
 
     def text(self) -> str:
-        body = [self.title, *(f"{key}: {value}" for key, value in self._rows())]
-        body += [f"  - {name}" for name in self.failed]
+        """Slack mrkdwn: every value escaped (an error quoting a name cannot ping or link)."""
+        body = [slack_mrkdwn(self.title), *(f"{key}: {slack_mrkdwn(value)}" for key, value in self._rows())]
+        body += [f"  - {slack_mrkdwn(name)}" for name in self.failed]
         return "\n".join(body)
 
     def html(self) -> str:
@@ -109,7 +106,8 @@ def record_task_failure(context: Mapping[str, Any], conn_id: str = ENERGY_CONN_I
                 conn, dag_id=str(ti.dag_id), run_id=str(ti.run_id), task_id=str(ti.task_id),
                 map_index=getattr(ti, "map_index", None), map_label=str(label) if label else None,
                 try_number=getattr(ti, "try_number", None),
-                error=_redact(first_error_line(context.get("exception"))),
+                # Alerts leave the log masker's reach: redacted, or withheld without the masker.
+                error=alert_error(first_error_line(context.get("exception"))),
             )
     except Exception:
         # The run alert still names the run; only this task's error line is missing from it.

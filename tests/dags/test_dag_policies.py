@@ -75,6 +75,11 @@ for path in sys.argv[1:]:
             "default_retries": (dag.default_args or {}).get("retries"),
             "owners": sorted({task.owner for task in dag.tasks}),
             "tasks": len(dag.tasks),
+            "dagrun_timeout": dag.dagrun_timeout.total_seconds() if dag.dagrun_timeout else None,
+            "dag_failure_callbacks": sorted(type(cb).__name__ for cb in (dag.on_failure_callback or [])),
+            "untimed_tasks": sorted(t.task_id for t in dag.tasks if t.execution_timeout is None),
+            "task_callbacks": sorted({getattr(cb, "__name__", type(cb).__name__)
+                                      for t in dag.tasks for cb in (t.on_failure_callback or [])}),
         }
     results[path] = {"import_errors": bag.import_errors, "attempts": list(attempts), "dags": dags}
 print("POLICY-JSON " + json.dumps(results))
@@ -158,6 +163,18 @@ def test_dag_file_policies(path: Path, parsed: dict[str, dict]):
         assert dag["owners"] == [OWNER], f"{dag_id}: task owners {dag['owners']}, expected only {OWNER!r}"
         assert (dag["default_retries"] or 0) >= 2, f"{dag_id}: default retries {dag['default_retries']} < 2"
         assert dag["doc_md"].strip(), f"{dag_id}: no doc_md"
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=[p.name for p in DAG_FILES])
+def test_bounded_time_and_one_alert_per_run(path: Path, parsed: dict[str, dict]):
+    """Every task has an execution_timeout, every DAG a dagrun_timeout under a day; the DAG sends the
+    run's one alert, tasks only record their failure (no task-level message: no alert storm)."""
+    for dag_id, dag in parsed[str(path)]["dags"].items():
+        assert dag["untimed_tasks"] == [], f"{dag_id}: tasks without execution_timeout: {dag['untimed_tasks']}"
+        assert dag["dagrun_timeout"] is not None, f"{dag_id}: no dagrun_timeout"
+        assert dag["dagrun_timeout"] <= 24 * 3600, f"{dag_id}: dagrun_timeout {dag['dagrun_timeout']}s > 1 day"
+        assert dag["dag_failure_callbacks"] == ["RunFailureAlert"], f"{dag_id}: {dag['dag_failure_callbacks']}"
+        assert dag["task_callbacks"] == ["record_task_failure"], f"{dag_id}: task callbacks {dag['task_callbacks']}"
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from argo_energy.alerts import EmailFailureAlert, SlackFailureAlert
 from argo_energy.validation.checks import CHECK_NAMES
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "eniscope_validation.py"
@@ -60,22 +59,28 @@ def test_operator_checks_use_common_sql(dag):
     assert isinstance(dag.get_task("check_mv_staleness"), SQLCheckOperator)
 
 
-def test_schedule_every_six_hours_on_data_intervals(dag):
-    from airflow.sdk import CronDataIntervalTimetable
+def test_schedule_every_six_hours_on_data_intervals_or_new_readings(dag):
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
 
-    assert isinstance(dag.timetable, CronDataIntervalTimetable)
-    assert dag.timetable.expression == "0 */6 * * *"
-    assert str(dag.timetable.timezone) == "UTC"
+    from argo_energy.assets import READINGS
+
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert dag.timetable.asset_condition == READINGS
+    assert isinstance(dag.timetable.timetable, CronDataIntervalTimetable)
+    assert dag.timetable.timetable.expression == "0 */6 * * *"
+    assert str(dag.timetable.timetable.timezone) == "UTC"
     assert dag.max_active_runs == 1
     assert dag.catchup is False
     assert set(dag.tags) == {"eniscope", "validation"}
     assert dag.dagrun_timeout == timedelta(hours=2)
 
 
-def test_every_task_alerts_slack_and_email_on_failure(dag):
+def test_the_run_alerts_once_and_tasks_only_record(dag):
+    from argo_energy.run_alerts import RunFailureAlert, record_task_failure
+
+    assert [type(cb) for cb in dag.on_failure_callback] == [RunFailureAlert]
     for task in dag.tasks:
-        kinds = sorted(type(cb).__name__ for cb in task.on_failure_callback)
-        assert kinds == sorted([SlackFailureAlert.__name__, EmailFailureAlert.__name__]), task.task_id
+        assert list(task.on_failure_callback) == [record_task_failure], task.task_id
 
 
 def test_params_defaults(dag):

@@ -8,6 +8,9 @@ Shape::
     select_sites >> build_report (mapped per site) >> email_report, slack_report (mapped per report)
 
 Each mapped task instance is labelled with its site id in the UI (``map_index_template``).
+A run without a logical date reports the last site-local week ended at its ``run_after``. The
+email and Slack tasks deliver a (site, week) once (``report_deliveries``): a retry or a cleared
+task does not send it again unless the run's param ``resend`` is true.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, cast
 
 from airflow.sdk import get_current_context, task
 
+from argo_energy.dag_defaults import task_timeout
 from argo_energy.report import tasks as report
 
 SITE_LABEL = "report_site"  # context key that map_index_template names each mapped instance by
@@ -34,33 +38,46 @@ def _label(site_id: str) -> None:
     cast("dict[str, Any]", get_current_context())[SITE_LABEL] = site_id
 
 
-@task(task_id="select_sites")
+@task(task_id="select_sites", execution_timeout=task_timeout("report_build"))
 def select_sites() -> list[str]:
     """Site ids of this run: Variable eniscope_sites, else every site with meters."""
     return report.select_sites()
 
 
-@task(task_id="build_report", map_index_template=MAP_INDEX_TEMPLATE)
+@task(task_id="build_report", map_index_template=MAP_INDEX_TEMPLATE, execution_timeout=task_timeout("report_build"))
 def build_report(
-    site_id: str, params: Mapping[str, Any] | None = None, data_interval_end: datetime | None = None
+    site_id: str, params: Mapping[str, Any] | None = None, data_interval_end: datetime | None = None,
+    dag_run: Any = None,
 ) -> dict[str, Any]:
     """Read, compute, draw and write one site's report; return its URLs and headline figures."""
     _label(site_id)
-    return report.build_report(site_id, (params or {}).get("week_start"), data_interval_end)
+    # A run without a logical date has no data interval: the week is the last one ended at run_after.
+    end = data_interval_end or getattr(dag_run, "run_after", None)
+    return report.build_report(site_id, (params or {}).get("week_start"), end)
 
 
-@task(task_id="email_report", map_index_template=MAP_INDEX_TEMPLATE)
-def email_report(built: dict[str, Any], params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _run(dag_run: Any) -> tuple[str, str]:
+    return str(getattr(dag_run, "dag_id", "")), str(getattr(dag_run, "run_id", ""))
+
+
+@task(task_id="email_report", map_index_template=MAP_INDEX_TEMPLATE,
+      execution_timeout=task_timeout("report_delivery"))
+def email_report(built: dict[str, Any], params: Mapping[str, Any] | None = None, dag_run: Any = None
+                 ) -> dict[str, Any]:
     """Email the report (HTML and CSV attached) when the SMTP connection and recipients exist."""
     _label(built["headline"]["site_id"])
-    return report.email_report(built, (params or {}).get("deliver", True))
+    p = params or {}
+    return report.email_report(built, p.get("deliver", True), run=_run(dag_run), resend=bool(p.get("resend")))
 
 
-@task(task_id="slack_report", map_index_template=MAP_INDEX_TEMPLATE)
-def slack_report(built: dict[str, Any], params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+@task(task_id="slack_report", map_index_template=MAP_INDEX_TEMPLATE,
+      execution_timeout=task_timeout("report_delivery"))
+def slack_report(built: dict[str, Any], params: Mapping[str, Any] | None = None, dag_run: Any = None
+                 ) -> dict[str, Any]:
     """Post the headline figures to Slack when the Slack connection exists."""
     _label(built["headline"]["site_id"])
-    return report.slack_report(built, (params or {}).get("deliver", True))
+    p = params or {}
+    return report.slack_report(built, p.get("deliver", True), run=_run(dag_run), resend=bool(p.get("resend")))
 
 
 def wire_report() -> None:

@@ -3,18 +3,30 @@
 Each channel is active only when its Airflow connection exists (``settings.SMTP_CONN_ID``,
 ``settings.SLACK_CONN_ID``); a missing connection, or no recipient for the site, is a logged skip, not a
 failure. A connection that exists but does not work is a failure (the task retries).
+
+Idempotent: ``deliver_once`` looks up ``report_deliveries`` (migration V013) first, so a retry or a
+cleared task does not send a (site, ISO week) report again on a channel that already delivered it;
+``resend=True`` (the run's ``resend`` param) sends anyway. The row is written right after a
+successful send: a crash between the two can repeat one delivery, never lose one.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from argo_energy.report import render
-from argo_energy.settings import REPORT_EMAILS_VARIABLE, SLACK_CONN_ID, SMTP_CONN_ID, connection_or_none
+from argo_energy.settings import (
+    ENERGY_CONN_ID,
+    REPORT_EMAILS_VARIABLE,
+    SLACK_CONN_ID,
+    SMTP_CONN_ID,
+    connection_or_none,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -91,3 +103,28 @@ def send_slack(report: Mapping[str, Any], conn_id: str = SLACK_CONN_ID) -> dict[
     status = getattr(response, "status_code", None)
     log.info("report Slack message for site %s week %s posted (HTTP %s)", site_id, report["headline"]["week"], status)
     return {"sent": True, "status": status}
+
+
+def deliver_once(
+    report: Mapping[str, Any], channel: str, send: Callable[[], dict[str, Any]], *, dag_id: str, run_id: str,
+    resend: bool = False, conn_id: str = ENERGY_CONN_ID,
+) -> dict[str, Any]:
+    """``send()`` unless (site, week) was already delivered on ``channel``; record a delivery that happened."""
+    from argo_energy.warehouse.connection import connect
+    from argo_energy.warehouse.operability import delivery_of, record_delivery
+
+    site_id, week = str(report["headline"]["site_id"]), str(report["headline"]["week"])
+    with closing(connect(conn_id, "write")) as conn:
+        before = delivery_of(conn, site_id, week, channel)
+        if before is not None and not resend:
+            log.info("report %s for site %s week %s already delivered by run %s at %s (%d send(s)): not sent "
+                     "again (param resend=true sends it again)", channel, site_id, week, before.run_id,
+                     before.delivered_at.isoformat(), before.sends)
+            return {"sent": False, "reason": "already delivered", "delivered_by": before.run_id}
+        outcome = send()
+        if outcome.get("sent"):
+            record_delivery(conn, site_id=site_id, iso_week=week, channel=channel, dag_id=dag_id, run_id=run_id,
+                            recipients=outcome.get("recipients"), detail=None if before is None else "resend")
+            log.info("report %s delivery recorded for site %s week %s%s", channel, site_id, week,
+                     " (resend)" if before is not None else "")
+    return outcome

@@ -19,14 +19,18 @@ from argo_energy.report.week import ReportWeek, week_for_interval_end, week_of
 from argo_energy.settings import (
     ENERGY_CONN_ID,
     READONLY_CONN_ID,
+    REPORT_ALLOW_WRITER_CONN_VARIABLE,
     REPORT_BASE_PATH_VARIABLE,
     REPORT_BUSINESS_HOURS_VARIABLE,
     REPORT_EMAILS_VARIABLE,
     SITES_VARIABLE,
+    SLACK_CONN_ID,
+    SMTP_CONN_ID,
     ParamError,
     connection_or_none,
     fail,
     get_variable,
+    parse_flag,
     parse_sites_variable,
 )
 from argo_energy.warehouse.connection import Connection, connect
@@ -35,17 +39,33 @@ log = logging.getLogger(__name__)
 
 
 def report_conn_id() -> str:
-    """``READONLY_CONN_ID`` when that connection exists, else ``ENERGY_CONN_ID`` (read-only transactions)."""
+    """``READONLY_CONN_ID``; ``ENERGY_CONN_ID`` (the writer) only when Variable
+    ``REPORT_ALLOW_WRITER_CONN_VARIABLE`` says ``true``; else the task fails with what to do.
+
+    The report needs SELECT on the views only: falling back to a credential that can write (or
+    own) the warehouse without anyone deciding so is how a read-only job ends up holding one.
+    """
     if connection_or_none(READONLY_CONN_ID) is not None:
         return READONLY_CONN_ID
-    log.info("connection %r is not defined: reading through %r in read-only transactions",
-             READONLY_CONN_ID, ENERGY_CONN_ID)
+    try:
+        allowed = parse_flag(get_variable(REPORT_ALLOW_WRITER_CONN_VARIABLE), REPORT_ALLOW_WRITER_CONN_VARIABLE)
+    except ParamError as exc:
+        raise fail(exc) from None
+    if not allowed:
+        raise fail(
+            f"the weekly report reads through the read-only connection {READONLY_CONN_ID!r}, which is not "
+            f"defined. Define it (a login with the readonly role: docs/WAREHOUSE.md), or set Variable "
+            f"{REPORT_ALLOW_WRITER_CONN_VARIABLE} to true to read through {ENERGY_CONN_ID!r}, the writer "
+            "credential (read-only transactions; not recommended)."
+        )
+    log.warning("connection %r is not defined and Variable %s allows the writer: reading through %r in "
+                "read-only transactions", READONLY_CONN_ID, REPORT_ALLOW_WRITER_CONN_VARIABLE, ENERGY_CONN_ID)
     return ENERGY_CONN_ID
 
 
 def _open() -> Connection:
     conn_id = report_conn_id()
-    conn = connect(conn_id)
+    conn = connect(conn_id, "read")
     log.info("reading the warehouse through connection %r", conn_id)
     return conn
 
@@ -91,12 +111,17 @@ def select_sites() -> list[str]:
 
 
 def resolve_week(week_start: Any, data_interval_end: datetime | None, timezone: str) -> ReportWeek:
-    """Param ``week_start`` (a Monday) when given, else the last local week ended at the interval end."""
+    """Param ``week_start`` (a Monday) when given, else the last local week ended at the interval end.
+
+    ``data_interval_end`` is the run's ``run_after`` for a run without a logical date (the caller
+    passes it): the last site-local week that had ended when the run was triggered.
+    """
     monday = config.parse_week_param(week_start)
     if monday is not None:
         return week_of(monday, timezone)
     if data_interval_end is None:
-        raise config.ReportConfigError("the run has no data interval: give the week_start param (a Monday)")
+        # Not retryable: the same run would fail the same way.
+        raise fail("the run has neither a data interval nor a run_after: give the week_start param (a Monday)")
     return week_for_interval_end(data_interval_end, timezone)
 
 
@@ -153,17 +178,29 @@ def build_report(site_id: str, week_start: Any = None, data_interval_end: dateti
     return write_report(result, base_url)
 
 
-def email_report(report: Mapping[str, Any], deliver: bool = True) -> dict[str, Any]:
+def email_report(
+    report: Mapping[str, Any], deliver: bool = True, *, run: tuple[str, str] = ("", ""), resend: bool = False
+) -> dict[str, Any]:
+    """Email the report once per (site, week); ``run`` = (dag_id, run_id) recorded with the delivery."""
     site_id = report["headline"]["site_id"]
     if not deliver:
         log.info("report email skipped for site %s: param deliver is false", site_id)
         return {"sent": False, "reason": "deliver=false"}
     recipients = config.recipients_for(get_variable(REPORT_EMAILS_VARIABLE), site_id)
-    return delivery.send_email(report, recipients)
+    if not recipients or connection_or_none(SMTP_CONN_ID) is None:
+        return delivery.send_email(report, recipients)  # logs and returns the skip; no bookkeeping
+    return delivery.deliver_once(report, "email", lambda: delivery.send_email(report, recipients),
+                                 dag_id=run[0], run_id=run[1], resend=resend)
 
 
-def slack_report(report: Mapping[str, Any], deliver: bool = True) -> dict[str, Any]:
+def slack_report(
+    report: Mapping[str, Any], deliver: bool = True, *, run: tuple[str, str] = ("", ""), resend: bool = False
+) -> dict[str, Any]:
+    """Post the report's headline once per (site, week); see ``email_report``."""
     if not deliver:
         log.info("report Slack message skipped for site %s: param deliver is false", report["headline"]["site_id"])
         return {"sent": False, "reason": "deliver=false"}
-    return delivery.send_slack(report)
+    if connection_or_none(SLACK_CONN_ID) is None:
+        return delivery.send_slack(report)  # logs and returns the skip; no bookkeeping
+    return delivery.deliver_once(report, "slack", lambda: delivery.send_slack(report),
+                                 dag_id=run[0], run_id=run[1], resend=resend)

@@ -6,15 +6,18 @@ facets; the recording mixin turns "the check did not hold" into a ``fail`` row o
 ``validation_results`` with the channels and days (from the check's details query) instead of a
 task failure, exactly like the Python checks. A database error still fails the task (retried).
 
-Window: these operators take no bound parameters, so their ``partition_clause`` is rendered by
-Jinja from the run's ``data_interval_end`` (or ``run_after``) and the integer ``lookback_days``
-param; nothing user-typed reaches the SQL text.
+Window: these operators take no bound parameters, so their ``partition_clause`` is written in
+``execute`` from the run's ``as_of`` (``tasks.run_info``: the data interval's end, or ``run_after``
+for a run without a logical date: manual, REST ``logical_date: null``, asset-triggered) and the
+validated integer ``lookback_days``; nothing user-typed reaches the SQL text, and no template
+names a context key that such a run lacks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import closing
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from airflow.providers.common.sql.operators.sql import (
@@ -23,6 +26,7 @@ from airflow.providers.common.sql.operators.sql import (
     SQLTableCheckOperator,
 )
 
+from argo_energy.dag_defaults import task_timeout
 from argo_energy.settings import ENERGY_CONN_ID
 from argo_energy.sitetime import SLOT_SECONDS
 from argo_energy.validation.checks import CHECKS_BY_NAME, VOLTAGE_MAX_V, VOLTAGE_MIN_V
@@ -37,16 +41,22 @@ from argo_energy.validation.tasks import (
     run_config,
     run_info,
 )
+from argo_energy.warehouse.connection import hook_params
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-# as_of as tasks.run_info computes it: the data interval's end, or run_after for a manual run.
-WINDOW_CLAUSE = (
-    "\"timestamp\" >= TIMESTAMPTZ '{{ data_interval_end or dag_run.run_after }}'"
-    " - make_interval(days => {{ params.lookback_days | int }})"
-    " AND \"timestamp\" < TIMESTAMPTZ '{{ data_interval_end or dag_run.run_after }}'"
-)
+# Placeholder until execute() knows the run: window_clause() replaces it (see the module docstring).
+WINDOW_CLAUSE = "FALSE /* window bound in execute() */"
+
+
+def window_clause(as_of: datetime, lookback_days: int) -> str:
+    """``[as_of - lookback_days, as_of)`` on ``"timestamp"``; both values typed (a datetime, an int)."""
+    if not isinstance(lookback_days, int) or isinstance(lookback_days, bool):
+        raise TypeError(f"lookback_days must be an int, got {lookback_days!r}")
+    stamp = as_of.astimezone(UTC).isoformat()
+    return (f"\"timestamp\" >= TIMESTAMPTZ '{stamp}' - make_interval(days => {lookback_days})"
+            f" AND \"timestamp\" < TIMESTAMPTZ '{stamp}'")
 # The metering slot of sitetime.SLOT on the UTC epoch grid, as the SQL check statements bin it.
 SLOT_BIN = f"date_bin('{SLOT_SECONDS} seconds', \"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 
@@ -63,7 +73,9 @@ class _RecordedCheck:
         raise CheckFailed(exception_string)
 
     def bind(self, run: RunInfo, cfg: ValidationConfig) -> None:
-        """Hook for operators whose query takes bound parameters (set from the run, not Jinja)."""
+        """Set the window from the run (not Jinja); operators with bound parameters set those too."""
+        if hasattr(self, "partition_clause"):  # the table and column checks
+            setattr(self, "partition_clause", window_clause(run.as_of, cfg.lookback_days))  # noqa: B010
 
     def execute(self, context: Context) -> dict[str, Any]:
         run, cfg = run_info(context), run_config(context)
@@ -87,7 +99,7 @@ class _RecordedCheck:
             return CheckResult(self.check_name, spec.severity, PASS, message=spec.summary,
                                window_start=window[0], window_end=window[1])
 
-        with closing(connect(ENERGY_CONN_ID)) as conn:
+        with closing(connect(ENERGY_CONN_ID, "check")) as conn:
             result = execute_check(conn, run, cfg, self.check_name, judge)
         return {"check": result.check_name, "status": result.status, "failed_count": result.failed_count}
 
@@ -127,6 +139,8 @@ def _check(cls: Callable[..., _Op], name: str, kwargs: dict[str, Any], **definit
     """An operator for check ``name``: task ``check_<name>`` on ``energy_db`` unless overridden."""
     kwargs.setdefault("task_id", f"check_{name}")
     kwargs.setdefault("conn_id", ENERGY_CONN_ID)
+    kwargs.setdefault("hook_params", hook_params("check"))
+    kwargs.setdefault("execution_timeout", task_timeout("check"))
     return cls(check_name=name, **definition, **kwargs)
 
 
