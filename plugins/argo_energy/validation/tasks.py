@@ -37,6 +37,11 @@ from argo_energy.validation.store import (
     record_result,
 )
 from argo_energy.warehouse.connection import Connection
+from argo_energy.warehouse.timeouts import Kind
+
+# Task ids the verdict reads the self-healing outcome from (validation/dag_tasks.py names them so).
+PLAN_HEAL_TASK = "plan_heal"
+CONFIRM_HEAL_TASK = "confirm_heal"
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +50,11 @@ class CheckFailed(Exception):
     """A SQL check operator's check did not hold (raised instead of its AirflowException)."""
 
 
-def connect(conn_id: str = ENERGY_CONN_ID) -> Connection:
+def connect(conn_id: str = ENERGY_CONN_ID, kind: Kind = "check") -> Connection:
+    """A warehouse session bounded as a check's (``warehouse.timeouts``)."""
     from argo_energy.warehouse import connect as warehouse_connect
 
-    return warehouse_connect(conn_id)
+    return warehouse_connect(conn_id, kind)
 
 
 def run_info(context: Mapping[str, Any]) -> RunInfo:
@@ -190,7 +196,7 @@ def plan_heal_run(context: Mapping[str, Any]) -> list[dict[str, Any]]:
     return runs
 
 
-def confirm_heal_run(planned: Sequence[Mapping[str, Any]] | None, context: Mapping[str, Any]) -> dict[str, int]:
+def confirm_heal_run(planned: Sequence[Mapping[str, Any]] | None, context: Mapping[str, Any]) -> dict[str, Any]:
     """Mark heals whose backfill run exists as triggered; forget those never created (retry later)."""
     planned = list(planned or [])
     if not planned:
@@ -206,7 +212,26 @@ def confirm_heal_run(planned: Sequence[Mapping[str, Any]] | None, context: Mappi
         forgotten = forget_heal_requests(conn, missing)
     log.info("heal runs present: %d (%d channel-day rows confirmed); missing: %d (%d rows forgotten)%s",
              len(present), confirmed, len(missing), forgotten, f": {missing}" if missing else "")
-    return {"triggered": len(present), "missing": len(missing)}
+    return {"triggered": len(present), "missing": len(missing), "missing_run_ids": missing}
+
+
+def heal_problem(planned: Sequence[Mapping[str, Any]] | None, confirmed: Mapping[str, Any] | None) -> str | None:
+    """Why self-healing failed this run, or None. Pure.
+
+    A planned heal whose backfill run does not exist means ``trigger_heal`` failed for it: the
+    backfill DAG is paused (the trigger refuses a paused DAG) or the trigger itself failed.
+    """
+    if not planned:
+        return None
+    if confirmed is None:
+        return (f"self-heal: {len(planned)} heal(s) planned but confirm_heal recorded no outcome "
+                "(see its log); the heals' state is unknown")
+    missing = list(confirmed.get("missing_run_ids") or [])
+    if not missing:
+        return None
+    shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    return (f"self-heal: {len(missing)} of {len(planned)} {BACKFILL_DAG_ID} run(s) were not created ({shown}): "
+            f"trigger_heal failed for them; {BACKFILL_DAG_ID} is paused or the trigger failed (see trigger_heal's log)")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -241,9 +266,15 @@ def evaluate_run(context: Mapping[str, Any]) -> dict[str, Any]:
     blocking, missing = verdict(results, CHECK_NAMES)
     for line in summary_lines(results, missing):
         (log.warning if blocking or missing else log.info)("%s", line)
+    ti = context["ti"]
+    healing = heal_problem(ti.xcom_pull(task_ids=PLAN_HEAL_TASK), ti.xcom_pull(task_ids=CONFIRM_HEAL_TASK))
+    if healing:
+        log.error("%s", healing)
+        if not (blocking or missing):
+            raise fail(healing)
     if blocking or missing:
         # The first line is what the failure alert quotes.
-        raise fail(verdict_line(blocking, missing) + "\n" + "\n".join(
+        raise fail(verdict_line(blocking, missing) + (f"; {healing}" if healing else "") + "\n" + "\n".join(
             line for r in blocking for line in r.log_lines(limit=20)))
     warned = [r.check_name for r in results if r.failed]
     log.info("validation passed: %d checks, warnings from %s", len(results), warned or "none")
