@@ -31,6 +31,9 @@ VIEW_FILES: tuple[str, ...] = (
     "views/070_v_readings_hourly.sql",
     "views/080_v_readings_daily.sql",
     "views/090_v_readings_monthly.sql",
+    "views/100_v_power_quality_intervals.sql",
+    "views/110_v_power_quality_hourly.sql",
+    "views/120_v_power_quality_daily.sql",
 )
 _NAME_RE = re.compile(r"^\d{3}_(?P<name>[a-z0-9_]+)\.sql$")
 
