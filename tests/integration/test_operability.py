@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -139,3 +140,42 @@ def _with_extra(dsn: str, extra: dict) -> str:
     from devtools.airflow_env import postgres_connection
 
     return json.dumps({**postgres_connection(dsn), "extra": extra})
+
+
+REPORT = {"html_url": None, "csv_url": None,
+          "headline": {"site_id": "ny-hq", "week": "2026-W45", "site_name": "Argo HQ", "total_kwh": 12.5}}
+
+
+def test_report_delivery_is_once_per_site_week_unless_resend(energy_db_conn, webhook_receiver, monkeypatch):
+    """A retried or cleared slack_report does not post a delivered report again; resend=True does."""
+    from argo_energy.report import delivery, tasks
+    from argo_energy.warehouse import apply_migrations, connect
+
+    with closing(connect("energy_db", "migration")) as conn:
+        apply_migrations(conn)
+    monkeypatch.setattr(delivery.render, "slack_text", lambda headline, url: f"report {headline['site_id']}")
+
+    first = tasks.slack_report(REPORT, run=("eniscope_weekly_report", "run-1"))
+    retry = tasks.slack_report(REPORT, run=("eniscope_weekly_report", "run-1"))
+    other_week = tasks.slack_report({**REPORT, "headline": {**REPORT["headline"], "week": "2026-W46"}},
+                                    run=("eniscope_weekly_report", "run-1"))
+    again = tasks.slack_report(REPORT, run=("eniscope_weekly_report", "run-2"), resend=True)
+
+    assert first["sent"] is True
+    assert retry == {"sent": False, "reason": "already delivered", "delivered_by": "run-1"}
+    assert other_week["sent"] is True
+    assert again["sent"] is True
+    assert len(webhook_receiver.wait_for(4, timeout=3)) == 3, "first, other week, resend: three posts"
+    with psycopg.connect(energy_db_conn) as conn:
+        rows = conn.execute("SELECT iso_week, run_id, sends FROM report_deliveries ORDER BY iso_week").fetchall()
+    assert rows == [("2026-W45", "run-2", 2), ("2026-W46", "run-1", 1)]
+
+
+def test_report_delivery_without_bookkeeping_still_sends(webhook_receiver, monkeypatch):
+    """No usable writer connection: the report goes out (with a warning) rather than never."""
+    from argo_energy.report import delivery, tasks
+
+    monkeypatch.setenv("AIRFLOW_CONN_ENERGY_DB", _with_extra("postgresql://nobody@127.0.0.1:9/none", {}))
+    monkeypatch.setattr(delivery.render, "slack_text", lambda headline, url: "report")
+    assert tasks.slack_report(REPORT, run=("d", "r"))["sent"] is True
+    assert len(webhook_receiver.wait_for(1, timeout=5)) == 1

@@ -27,9 +27,12 @@ from argo_energy.settings import (
     SMTP_CONN_ID,
     connection_or_none,
 )
+from argo_energy.warehouse.connection import Connection
+from argo_energy.warehouse.operability import delivery_of, record_delivery
+from argo_energy.warehouse.sql import fetch
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    from airflow.sdk import Connection as AirflowConnection
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ SLACK_TIMEOUT_SECONDS = 15
 FALLBACK_FROM_EMAIL = "argo-reports@localhost"
 
 
-def _from_email(conn: Connection) -> str:
+def _from_email(conn: AirflowConnection) -> str:
     extra = getattr(conn, "extra_dejson", None) or {}
     if extra.get("from_email"):
         return str(extra["from_email"])
@@ -109,12 +112,17 @@ def deliver_once(
     report: Mapping[str, Any], channel: str, send: Callable[[], dict[str, Any]], *, dag_id: str, run_id: str,
     resend: bool = False, conn_id: str = ENERGY_CONN_ID,
 ) -> dict[str, Any]:
-    """``send()`` unless (site, week) was already delivered on ``channel``; record a delivery that happened."""
-    from argo_energy.warehouse.connection import connect
-    from argo_energy.warehouse.operability import delivery_of, record_delivery
+    """``send()`` unless (site, week) was already delivered on ``channel``; record a delivery that happened.
 
+    The bookkeeping goes through the writer connection ``conn_id``. When it is unusable (undefined,
+    unreachable, or V013 not applied) the report is sent anyway with a warning: a possible repeat
+    beats a report that never arrives.
+    """
     site_id, week = str(report["headline"]["site_id"]), str(report["headline"]["week"])
-    with closing(connect(conn_id, "write")) as conn:
+    conn = _bookkeeping(conn_id)
+    if conn is None:
+        return send()
+    with closing(conn):
         before = delivery_of(conn, site_id, week, channel)
         if before is not None and not resend:
             log.info("report %s for site %s week %s already delivered by run %s at %s (%d send(s)): not sent "
@@ -128,3 +136,21 @@ def deliver_once(
             log.info("report %s delivery recorded for site %s week %s%s", channel, site_id, week,
                      " (resend)" if before is not None else "")
     return outcome
+
+
+def _bookkeeping(conn_id: str) -> Connection | None:
+    """A writer session with ``report_deliveries`` present, or None (logged) when there is none."""
+    from argo_energy.warehouse.connection import connect
+
+    try:
+        conn = connect(conn_id, "write")
+    except Exception as exc:
+        log.warning("deliveries cannot be recorded (connection %r: %s): sending without the check, so a retry "
+                    "may send this report again", conn_id, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return None
+    if fetch(conn, "SELECT to_regclass('report_deliveries') IS NOT NULL")[0][0]:
+        return conn
+    conn.close()
+    log.warning("table report_deliveries is missing (migration V013 not applied: python -m argo_energy.warehouse "
+                "setup): sending without the check, so a retry may send this report again")
+    return None
