@@ -22,6 +22,7 @@ from argo_energy.sitetime import local_date
 from argo_energy.validation import rollups as rollup_check
 from argo_energy.validation.config import ValidationConfig
 from argo_energy.validation.days import ChannelDay, ChannelScope
+from argo_energy.validation.power_quality import POWER_QUALITY_CHECKS
 from argo_energy.validation.results import FAIL, PASS, CheckResult
 from argo_energy.validation.schema import EXPECTED_RELATIONS, evaluate_schema
 from argo_energy.validation.scope import (
@@ -381,6 +382,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("flatline", "warn", "no long run of identical non-zero energy readings", run=check_flatline),
     CheckSpec("mv_staleness", "warn", "mv_hourly_usage matches the readings (refreshed after the newest ingestion)",
               details=details_mv_staleness),
+    *(CheckSpec(name, severity, summary, run=run) for name, severity, summary, run in POWER_QUALITY_CHECKS),
     CheckSpec(rollup_check.CHECK_NAME, rollup_check.SEVERITY, rollup_check.SUMMARY, run=rollup_check.check_rollups),
 )
 CHECKS_BY_NAME: dict[str, CheckSpec] = {c.name: c for c in CHECKS}

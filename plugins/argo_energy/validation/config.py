@@ -91,6 +91,34 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         "the ones that differ are findings and are rebuilt in the run.",
         minimum=1, maximum=10000,
     ),
+    "frequency_tolerance_pct": ParamSpec(
+        1.0, "number",
+        "frequency_band: a reading is off when its frequency is more than this % from the site's "
+        "nominal 50/60 Hz (EN 50160: +-1 %).",
+        minimum=0.01, maximum=20,
+    ),
+    "voltage_unbalance_max_pct": ParamSpec(
+        2.0, "number",
+        "voltage_unbalance: NEMA voltage unbalance (max deviation from the mean of V1..3 over the mean) "
+        "above this % ...",
+        minimum=0, maximum=100,
+    ),
+    "voltage_unbalance_max_minutes": ParamSpec(
+        60, "integer",
+        "... for longer than this many minutes in a row is a finding.",
+        minimum=0, maximum=24 * 60,
+    ),
+    "thd_max_pct": ParamSpec(
+        20.0, "number",
+        "current_thd: intervals with current THD above this % are findings.",
+        minimum=0, maximum=500,
+    ),
+    "neutral_max_ratio": ParamSpec(
+        0.5, "number",
+        "neutral_current: intervals whose neutral current is above this share of the mean phase "
+        "current are findings (overloaded neutral).",
+        minimum=0, maximum=10,
+    ),
     "self_heal": ParamSpec(
         True, "boolean",
         f"Trigger {BACKFILL_DAG_ID} (force) once for the incomplete channel-days.",
@@ -126,6 +154,11 @@ class ValidationConfig:
     flatline_min_intervals: int = 24
     mv_compare_days: int = 7
     rollup_sample_days: int = 50
+    frequency_tolerance_pct: float = 1.0
+    voltage_unbalance_max_pct: float = 2.0
+    voltage_unbalance_max_minutes: int = 60
+    thd_max_pct: float = 20.0
+    neutral_max_ratio: float = 0.5
     self_heal: bool = True
     heal_max_channel_days: int = 500
     ignore_channel_ids: tuple[int, ...] = ()
