@@ -23,7 +23,7 @@ from bench import airflow_env, common, report
 
 # name -> module; api_budget and orchestration come from the same runs of bench_backfill.
 BENCHMARKS: dict[str, str] = report.MODULES
-NEEDS_AIRFLOW = {"api_budget", "orchestration", "memory"}
+NEEDS_AIRFLOW = {"api_budget", "orchestration", "memory", "request_budget"}
 # Modules that may be missing from a checkout (run when present).
 OPTIONAL = {"bench.bench_simulator"}
 

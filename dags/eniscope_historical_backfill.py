@@ -116,5 +116,5 @@ with DAG(
     request = validate_params()
     plan = sync_metadata(request)
     dry_run_gate(request) >> dag_tasks.apply_migrations() >> plan
-    dag_tasks.readings_to_status(plan, readings_timeout="readings_backfill")
+    dag_tasks.readings_to_status(plan, readings_timeout="readings_backfill", backfill=True)
     dag_tasks.watch_every_task(dag)

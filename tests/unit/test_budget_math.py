@@ -171,6 +171,11 @@ def test_unavailable_shared_state_falls_back_to_the_process_bucket(caplog):
     before = clock.now
     budget.acquire()
     assert clock.now - before == pytest.approx(3.0), "the pause holds the process bucket"
+    backend.unavailable = None  # V008 applied meanwhile: asked again a minute after the fallback
+    clock.now += 60
+    budget.acquire()
+    assert budget.stats().backend == "memory"
+    assert backend.state.taken == 1
 
 
 def test_rate_zero_is_off():

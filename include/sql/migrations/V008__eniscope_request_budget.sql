@@ -14,8 +14,10 @@
 -- books nothing (the caller raises a transient error; the task's retry comes back later).
 -- A 429 with Retry-After sets paused_until for the whole account (include/sql/budget/pause.sql).
 -- The account is stored as a sha256 hex digest only: never the API key or the login.
+-- UNLOGGED: a take is on every request's path and must not wait for a WAL flush; after a server
+-- crash the table is empty, which is a full bucket (at most `burst` requests at once), harmless.
 
-CREATE TABLE eniscope_request_budget (
+CREATE UNLOGGED TABLE eniscope_request_budget (
     account_hash text             NOT NULL,
     rate         double precision NOT NULL,            -- requests/s of the newest take
     burst        double precision NOT NULL,            -- bucket size of the newest take

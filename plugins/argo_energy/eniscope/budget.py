@@ -21,7 +21,7 @@ The account is identified by a sha256 of base URL, API key and login: the secret
 The per-process ``RateLimiter`` stays in front as the fast path (a process never exceeds the rate
 by itself, so its own waits cost no round trip). When the shared state cannot be reached at all
 (the connection is not defined, or V008 is not applied) the budget says so in a warning and in
-every progress line, and paces per process.
+every progress line, paces per process, and asks the store again a minute later.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_PAUSE_SECONDS = 3600.0  # a Retry-After beyond an hour is taken as an hour
+FALLBACK_RETRY_SECONDS = 60.0  # an unavailable shared store is asked again after this long
 
 
 class BudgetUnavailable(RuntimeError):
@@ -152,6 +153,8 @@ class PostgresBackend:
             conn = connect(str(self.conn_id))
             conn.autocommit = True
         conn.prepare_threshold = 0  # the same two statements all run long: plan once on the server
+        # A take must not wait for a WAL flush; losing the last takes in a server crash is harmless.
+        conn.execute("SET synchronous_commit TO off")
         return conn
 
     def _run(self, path: str, params: dict[str, Any]) -> tuple[Any, ...]:
@@ -238,6 +241,7 @@ class SharedBudget:
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
         self.fallback: str | None = None
+        self._retry_at = float("-inf")  # while unavailable: pace per process until then
         self.requests = self.pauses = 0
         self.waited = 0.0
         self._first: tuple[float, int] | None = None  # (shared clock, account takes) at our first take
@@ -276,19 +280,24 @@ class SharedBudget:
         return waited
 
     def _take(self) -> Grant | None:
-        if self.backend is None:
+        backend = self.backend
+        if backend is None or self._clock() < self._retry_at:
             return None
         try:
-            return self.backend.take(self.account, self.rate, self.burst, self.max_wait)
+            grant = backend.take(self.account, self.rate, self.burst, self.max_wait)
         except BudgetUnavailable as exc:
-            self._fall_back(str(exc))
+            self._fall_back(backend.name, str(exc))
             return None
+        self.fallback = None
+        return grant
 
-    def _fall_back(self, reason: str) -> None:
+    def _fall_back(self, name: str, reason: str) -> None:
+        # Not for good: a task that runs before the migrations (validate_params) must not keep a
+        # long-lived process on per-process pacing once V008 is there.
         with self._lock:
-            if self.backend is None:
+            self._retry_at = self._clock() + FALLBACK_RETRY_SECONDS
+            if self.fallback is not None:
                 return
-            name, self.backend = self.backend.name, None
             self.fallback = f"process (no {name}: {reason})"
         log.warning(
             "Eniscope request budget: the shared %s budget is unavailable (%s); pacing per process only, "
@@ -302,13 +311,13 @@ class SharedBudget:
         with self._lock:
             self.pauses += 1
         backend = self.backend
-        if backend is None:
+        if backend is None or self.fallback is not None:
             self.local.pause(seconds)
             return
         try:
             backend.pause(self.account, max(self.rate, 1e-9), self.burst, seconds)
         except BudgetUnavailable as exc:
-            self._fall_back(str(exc))
+            self._fall_back(backend.name, str(exc))
             self.local.pause(seconds)
         except EniscopeTransientError as exc:
             log.warning("Eniscope request budget: could not record the pause of %.0fs: %s", seconds, exc)
@@ -365,7 +374,7 @@ def budget_for(settings: EniscopeSettings) -> SharedBudget:
             settings.requests_per_second, settings.burst, settings.budget_max_wait
         ):
             budget.configure(settings.requests_per_second, settings.burst, settings.budget_max_wait)
-            if budget.backend is None and budget.fallback is None and settings.requests_per_second > 0:
+            if budget.backend is None and settings.requests_per_second > 0:
                 budget.backend = _backend(settings)
         return budget
 

@@ -16,6 +16,7 @@ import requests
 import tenacity
 from airflow.sdk import BaseHook
 
+from argo_energy.eniscope.budget import BudgetStats, budget_for
 from argo_energy.eniscope.config import DEFAULT_BASE_URL, EniscopeSettings, mask_secret
 from argo_energy.eniscope.errors import (
     ChannelUnsupportedError,
@@ -36,7 +37,6 @@ from argo_energy.eniscope.parsing import (
     readings_params,
     split_window,
 )
-from argo_energy.eniscope.ratelimit import get_limiter
 from argo_energy.eniscope.transport import EniscopeTransport
 from argo_energy.models import Channel, Device, Organization, ReadingsBatch
 from argo_energy.settings import ENISCOPE_CONN_ID
@@ -102,8 +102,8 @@ class EniscopeHook(BaseHook):
             self._transport = EniscopeTransport(
                 settings,
                 self.eniscope_conn_id,
-                # The request budget: swap this limiter to change how requests are paced.
-                limiter=get_limiter(settings.base_url, settings.requests_per_second),
+                # The account's request budget, shared by every task process (eniscope/budget.py).
+                limiter=budget_for(settings),
                 log=self.log,
                 wait=self.wait,
                 sleep=self.sleep,
@@ -114,6 +114,10 @@ class EniscopeHook(BaseHook):
     def request_count(self) -> int:
         """HTTP requests sent by this hook (for logs and tests)."""
         return 0 if self._transport is None else self._transport.request_count
+
+    def budget_stats(self) -> BudgetStats:
+        """This process's use of the account's request budget (rate achieved, seconds waited)."""
+        return budget_for(self.settings).stats()
 
     def get_conn(self) -> requests.Session:
         """The hook's one ``requests.Session`` (created on first use)."""

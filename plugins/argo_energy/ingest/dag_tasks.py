@@ -12,6 +12,14 @@ Shape of both DAGs, after their first task(s)::
       >> refresh_mv_hourly_usage >> record_sync_status >> publish_readings (Asset event);
       refresh_mv_hourly_usage >> publish_hourly_usage (Asset event);   every task >> fail_run_if_any_task_failed
 
+Priority in the ``eniscope_api`` pool (issue 16; ``weight_rule="absolute"``): the daily sync's
+readings (``PRIORITY["daily"]``) and a backfill of the last ``RECENT_DAYS`` days (validation's heals:
+mapped task ``sync_readings_recent``, ``PRIORITY["recent"]``) are queued before a historical
+backfill's batches (``PRIORITY["backfill"]``), and a backfill run holds at most
+``BACKFILL_MAX_ACTIVE_READINGS`` slots at once (``max_active_tis_per_dagrun``; environment variable
+``ARGO_BACKFILL_MAX_ACTIVE_READINGS``, read when the DAG is parsed), so a year-long backfill delays
+the daily sync by at most one batch. All of them share the account's request budget (eniscope/budget.py).
+
 Every task has an ``execution_timeout`` (``dag_defaults.TASK_TIMEOUTS``); the view builds' sessions
 have the migration kind's ``statement_timeout``/``lock_timeout``.
 
@@ -24,6 +32,8 @@ the status run after failures, so the run's leaf tasks could succeed while a rea
 from __future__ import annotations
 
 import logging
+import os
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
@@ -44,6 +54,12 @@ log = logging.getLogger(__name__)
 
 METADATA_TASK = "sync_metadata"
 READINGS_TASK = "sync_readings"
+RECENT_READINGS_TASK = "sync_readings_recent"  # a backfill's batches of the last RECENT_DAYS days (heals)
+READINGS_TASKS = [READINGS_TASK, RECENT_READINGS_TASK]
+PRIORITY = {"daily": 100, "recent": 90, "backfill": 1}  # absolute priority weights in the eniscope_api pool
+RECENT_DAYS = 7
+# Pool slots one backfill run's readings may hold at once (the pool has 4: two stay for the daily sync).
+BACKFILL_MAX_ACTIVE_READINGS = int(os.environ.get("ARGO_BACKFILL_MAX_ACTIVE_READINGS", "2"))
 WATCHER_TASK = "fail_run_if_any_task_failed"
 VIEWS_GROUP = "build_views"
 PLAN_KEY = "plan"
@@ -71,16 +87,49 @@ def apply_migrations() -> dict[str, Any]:
     return apply_warehouse_migrations(ENERGY_CONN_ID)
 
 
-def sync_readings(batches: Any, timeout_kind: str = "readings_daily") -> Any:
+def sync_readings(
+    batches: Any, timeout_kind: str = "readings_daily", *, priority: str = "daily", **partial: Any
+) -> Any:
     """One mapped task per batch of channels, named after its channels, in the ``eniscope_api`` pool."""
     return SyncReadingsOperator.partial(
-        task_id=READINGS_TASK,
+        task_id=partial.pop("task_id", READINGS_TASK),
         pool=ENISCOPE_POOL,
+        priority_weight=PRIORITY[priority],
+        weight_rule="absolute",
+        **partial,
         execution_timeout=task_timeout(timeout_kind),
         map_index_template="{{ task.batch['label'] }}",
         eniscope_conn_id=ENISCOPE_CONN_ID,
         energy_conn_id=ENERGY_CONN_ID,
     ).expand(batch=batches)
+
+
+@task(execution_timeout=task_timeout("status"))
+def route_batches(batches: list[dict[str, Any]], which: str) -> list[dict[str, Any]]:
+    """A backfill's ``recent`` batches (every window within the last ``RECENT_DAYS`` days, e.g.
+    validation's heals: the daily sync's priority) or its ``historical`` ones (the backfill's)."""
+    since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
+
+    def recent(batch: dict[str, Any]) -> bool:
+        starts = [datetime.fromisoformat(str(t["start"])) for t in batch["targets"]]
+        return bool(starts) and min(starts) >= since
+
+    chosen = [b for b in batches if recent(b) == (which == "recent")]
+    log.info("%d of %d batch(es) are %s: priority %d%s", len(chosen), len(batches), which,
+             PRIORITY["recent" if which == "recent" else "backfill"],
+             "" if which == "recent" else f", at most {BACKFILL_MAX_ACTIVE_READINGS} at once")
+    return chosen
+
+
+def backfill_readings(batches: Any, timeout_kind: str) -> list[Any]:
+    """The backfill's two readings paths: recent batches first, historical ones capped per run."""
+    recent = route_batches.override(task_id="recent_batches")(batches, "recent")
+    historical = route_batches.override(task_id="historical_batches")(batches, "historical")
+    return [
+        sync_readings(recent, timeout_kind, priority="recent", task_id=RECENT_READINGS_TASK),
+        sync_readings(historical, timeout_kind, priority="backfill",
+                      max_active_tis_per_dagrun=BACKFILL_MAX_ACTIVE_READINGS),
+    ]
 
 
 @task.short_circuit(
@@ -134,7 +183,7 @@ def record_sync_status(ti: Any = None) -> dict[str, Any]:
     """One ``data_sync_status`` row per site and per channel, from the plan and the batches' summaries."""
     plan = pull_plan(ti)
     # A list of task ids makes xcom_pull return one entry per map index (None where nothing was pushed).
-    summaries = ti.xcom_pull(task_ids=[READINGS_TASK], key="summary")
+    summaries = ti.xcom_pull(task_ids=READINGS_TASKS, key="summary")
     return record_run_status(plan, summaries, energy_conn_id=ENERGY_CONN_ID)
 
 
@@ -159,7 +208,7 @@ def watch_every_task(dag: DAG) -> None:
 
 def _run_changes(ti: Any) -> dict[str, Any]:
     """The Asset event extra of this run (``assets.change_extra``)."""
-    return change_extra(pull_plan(ti), ti.xcom_pull(task_ids=[READINGS_TASK], key="summary"))
+    return change_extra(pull_plan(ti), ti.xcom_pull(task_ids=READINGS_TASKS, key="summary"))
 
 
 def _publish(asset: Any, ti: Any, outlet_events: Any) -> dict[str, Any]:
@@ -186,10 +235,11 @@ def publish_hourly_usage(ti: Any = None, outlet_events: Any = None) -> dict[str,
     return _publish(HOURLY_USAGE, ti, outlet_events)
 
 
-def readings_to_status(batches: Any, readings_timeout: str = "readings_daily") -> Any:
+def readings_to_status(batches: Any, readings_timeout: str = "readings_daily", *, backfill: bool = False) -> Any:
     """Wire readings -> views gate -> views -> refresh -> status after the metadata task's ``batches``,
-    and the Asset events: readings after the status, hourly usage after the refresh."""
-    readings = sync_readings(batches, readings_timeout)
+    and the Asset events: readings after the status, hourly usage after the refresh. A backfill's
+    readings are ``backfill_readings`` (recent and historical paths), the daily sync's one task."""
+    readings = backfill_readings(batches, readings_timeout) if backfill else sync_readings(batches, readings_timeout)
     first_view, refresh = build_views_and_refresh()
     status = record_sync_status()
     readings >> views_gate() >> first_view

@@ -113,9 +113,15 @@ class Progress:
     """Logs windows done / total, readings, rate and time left, at most every ``every`` seconds."""
 
     def __init__(
-        self, total: int, logger: TaskLog, every: float, clock: Callable[[], float] = time.monotonic
+        self,
+        total: int,
+        logger: TaskLog,
+        every: float,
+        clock: Callable[[], float] = time.monotonic,
+        budget: Callable[[], str] | None = None,
     ) -> None:
         self.total, self.log, self.every, self.clock = total, logger, every, clock
+        self.budget = budget  # the account's request budget as seen by this task (hook.budget_stats)
         self.started = self.last = clock()
         self.done = self.readings = 0
 
@@ -129,7 +135,7 @@ class Progress:
             rate = self.done / elapsed
             left = (self.total - self.done) / rate
             self.log.info(
-                "progress: %d/%d windows (%.0f%%), %d readings, %.2f windows/s, %.0f readings/s, ~%.0fs left",
+                "progress: %d/%d windows (%.0f%%), %d readings, %.2f windows/s, %.0f readings/s, ~%.0fs left; %s",
                 self.done,
                 self.total,
                 100.0 * self.done / max(self.total, 1),
@@ -137,6 +143,7 @@ class Progress:
                 rate,
                 self.readings / elapsed,
                 left,
+                self.budget() if self.budget else "budget n/a",
             )
 
 
@@ -380,7 +387,9 @@ def _run_pool(
     channel's other windows once the probe has shown the channel answers at all (an unsupported
     channel then costs exactly one request)."""
     probes, rest = _probes_first(todo)
-    state = _Pool(resources, outcomes, sync, Progress(len(todo), logger, progress_every))
+    # Every progress line also shows the account's request budget: shared rate, seconds waited.
+    progress = Progress(len(todo), logger, progress_every, budget=lambda: resources[0][0].budget_stats().describe())
+    state = _Pool(resources, outcomes, sync, progress)
     with ThreadPoolExecutor(max_workers=len(resources), thread_name_prefix="eniscope-window") as pool:
         pending = {pool.submit(state.run, w): (w, True) for w in probes}
         try:
