@@ -285,8 +285,10 @@ def _completeness_table(figures: WeeklyFigures) -> str:
     return _table(head, rows, left=(0, 4))
 
 
-def report_html(figures: WeeklyFigures, daily_png: bytes, heatmap_png: bytes, generated_at: datetime) -> str:
-    """The whole report as one self-contained HTML document."""
+def report_html(
+    figures: WeeklyFigures, daily_png: bytes, heatmap_png: bytes, generated_at: datetime, sections: str = ""
+) -> str:
+    """The whole report as one self-contained HTML document; ``sections``: extra HTML before the notes."""
     h = headline(figures)
     site, week = figures.site, figures.week
     notes = [
@@ -320,6 +322,7 @@ def report_html(figures: WeeklyFigures, daily_png: bytes, heatmap_png: bytes, ge
         _changes_table(figures),
         "<h2>Data completeness per meter</h2>",
         _completeness_table(figures),
+        sections,
         "<h2>How to read this report</h2>",
         "<ul class='notes'>" + "".join(f"<li>{n}</li>" for n in notes) + "</ul>",
         "</body></html>",

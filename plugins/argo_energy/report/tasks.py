@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from argo_energy.report import charts, config, delivery, figures, queries, render
+from argo_energy.report import charts, config, delivery, figures, power_quality, queries, render
 from argo_energy.report.week import ReportWeek, week_for_interval_end, week_of
 from argo_energy.settings import (
     ENERGY_CONN_ID,
@@ -148,12 +148,21 @@ def compute_figures(
     )
 
 
-def write_report(result: figures.WeeklyFigures, base_url: str, now: datetime | None = None) -> dict[str, Any]:
-    """Draw, render and write ``<base>/<site>/<stem>.html`` and ``.csv``; return their URLs and the headline."""
+def write_report(
+    result: figures.WeeklyFigures,
+    base_url: str,
+    now: datetime | None = None,
+    quality: list[power_quality.MeterQuality] | None = None,
+) -> dict[str, Any]:
+    """Draw, render and write ``<base>/<site>/<stem>.html`` and ``.csv``; return their URLs and the headline.
+
+    ``quality``: the power-quality section's meters (None: the site's meters report no such field).
+    """
     from airflow.sdk import ObjectStoragePath
 
     now = now or datetime.now(UTC)
-    html = render.report_html(result, charts.daily_chart(result), charts.heatmap_chart(result), now)
+    html = render.report_html(result, charts.daily_chart(result), charts.heatmap_chart(result), now,
+                              sections=power_quality.section_html(quality))
     csv_bytes = render.daily_csv(result)
     folder = ObjectStoragePath(base_url) / config.safe_name(result.site.site_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -175,7 +184,9 @@ def build_report(site_id: str, week_start: Any = None, data_interval_end: dateti
         raise fail(str(exc)) from None
     with _open() as conn, queries.read_only_snapshot(conn) as cur:
         result = compute_figures(cur, site_id, week_start, data_interval_end, hours)
-    return write_report(result, base_url)
+        quality = power_quality.load(cur, site_id, result.week)
+    log.info("site %s: power quality of %d meter(s)", site_id, len(quality or ()))
+    return write_report(result, base_url, quality=quality)
 
 
 def email_report(
