@@ -61,23 +61,47 @@ def _all_params() -> dict[str, Any]:
 
 def _recompute(cur: psycopg.Cursor[Any], markers: int, everything: bool, what: str) -> RollupRefresh:
     """Derive the meter-days of the listed hours and meters, recompute both rollups, log counts."""
-    fetch_in(cur, "rollups/days_from_hours.sql")
-    # Temp tables are never auto-analyzed: without statistics a 20-row list and a 2-million-row
-    # rebuild would get the same plan.
+    # Temp tables are never auto-analyzed: without statistics the planner takes each for 2,550 rows
+    # (a whole-meter list of that size multiplies into ~1 M estimated meter-days), costs a 20-row
+    # refresh like a rebuild and JIT-compiles it (70 ms at 1 M readings, seconds on a busy machine).
+    # The keyed path touches a few thousand index ranges: compiling never pays off.
+    cur.execute("SET LOCAL jit = off")
     cur.execute("ANALYZE argo_rollup_hours")
+    cur.execute("ANALYZE argo_rollup_meters")
+    fetch_in(cur, "rollups/days_from_hours.sql")
     cur.execute("ANALYZE argo_rollup_days")
     hours, hours_written, hours_removed = _one(cur, "rollups/recompute_hours.sql")
     days, days_written, days_removed = _one(cur, "rollups/recompute_days.sql")
-    result = RollupRefresh(
+    return _logged(RollupRefresh(
         markers=int(markers), hours=int(hours), days=int(days), hours_written=int(hours_written),
         hours_removed=int(hours_removed), days_written=int(days_written), days_removed=int(days_removed),
         everything=everything,
-    )
+    ), what)
+
+
+def _rebuild_set(
+    cur: psycopg.Cursor[Any], scope: dict[str, Any], markers: int, everything: bool, what: str
+) -> RollupRefresh:
+    """Set-based rebuild of a scope (meter_ids, start, end; None = all): one GROUP BY over its
+    readings per rollup, then only the differences written (include/sql/rollups/rebuild_*.sql)."""
+    # One hash aggregate over up to millions of groups: give it memory rather than spill to disk
+    # (this transaction only; an operator's rebuild or a TRUNCATE, never the per-run refresh).
+    cur.execute("SET LOCAL work_mem = '256MB'")
+    hours, hours_written, hours_removed = _one(cur, "rollups/rebuild_hours.sql", scope)
+    days, days_written, days_removed = _one(cur, "rollups/rebuild_days.sql", scope)
+    return _logged(RollupRefresh(
+        markers=int(markers), hours=int(hours), days=int(days), hours_written=int(hours_written),
+        hours_removed=int(hours_removed), days_written=int(days_written), days_removed=int(days_removed),
+        everything=everything,
+    ), what)
+
+
+def _logged(result: RollupRefresh, what: str) -> RollupRefresh:
     log.info(
         "rollups %s: %s marker(s) claimed; recomputed %s meter-hour(s) (%s written, %s removed) and "
         "%s meter-day(s) (%s written, %s removed)%s",
         what, result.markers, result.hours, result.hours_written, result.hours_removed,
-        result.days, result.days_written, result.days_removed, " [everything]" if everything else "",
+        result.days, result.days_written, result.days_removed, " [everything]" if result.everything else "",
     )
     return result
 
@@ -93,8 +117,8 @@ def refresh_rollups(conn: Connection) -> RollupRefresh:
         _begin(cur)
         markers, _hours, _meters, everything = _one(cur, "rollups/claim.sql")
         if everything:  # TRUNCATE readings: every hour and day that exists on either side
-            _one(cur, "rollups/mark_range.sql", _all_params())
-        return _recompute(cur, markers, bool(everything), "refresh")
+            return _rebuild_set(cur, _all_params(), markers, True, "refresh (everything)")
+        return _recompute(cur, markers, False, "refresh")
 
 
 def rebuild_rollups(
@@ -104,9 +128,10 @@ def rebuild_rollups(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> RollupRefresh:
-    """Recompute every meter-hour of ``[start, end)`` (None: unbounded) of ``meter_ids`` (None: all)
-    and the local days they touch, whatever the markers say. Without any filter it is a full
-    rebuild and also claims the pending markers (everything they name is recomputed anyway)."""
+    """Recompute every meter-hour of ``[start, end)`` (None: unbounded; widened to whole UTC hours)
+    of ``meter_ids`` (None: all) and the local days they touch, whatever the markers say, set-based
+    (one pass over the scope's readings). Without any filter it is a full rebuild and also claims
+    the pending markers (everything they name is recomputed anyway)."""
     for value, name in ((start, "start"), (end, "end")):
         if value is not None:
             require_aware(value, name)
@@ -115,12 +140,11 @@ def rebuild_rollups(
     if meter_ids is not None and not meter_ids:
         raise ValueError("meter_ids is empty: pass None for every meter")
     full = meter_ids is None and start is None and end is None
+    scope = {"meter_ids": list(meter_ids) if meter_ids is not None else None, "start": start, "end": end}
     with own_transaction(conn) as cur:
         _begin(cur)
         markers = _one(cur, "rollups/claim.sql")[0] if full else 0
-        _one(cur, "rollups/mark_range.sql",
-             {"meter_ids": list(meter_ids) if meter_ids is not None else None, "start": start, "end": end})
-        return _recompute(cur, markers, full, "full rebuild" if full else "rebuild")
+        return _rebuild_set(cur, scope, markers, full, "full rebuild" if full else "rebuild")
 
 
 def rebuild_meter_days(conn: Connection, meter_days: Sequence[tuple[int, date]]) -> RollupRefresh:
@@ -163,7 +187,7 @@ def refresh_step(conn_id: str, *, rebuild: bool = False) -> dict[str, Any]:
     (the backfill's Param ``rebuild_rollups``); returns the counts (a small XCom)."""
     from argo_energy.warehouse.connection import connect
 
-    with connect(conn_id) as conn:
+    with connect(conn_id, kind="refresh") as conn:
         done = rebuild_rollups(conn) if rebuild else refresh_rollups(conn)
     return {
         "mode": "full rebuild" if rebuild else "refresh", "markers": done.markers, "hours": done.hours,
