@@ -20,7 +20,8 @@ SITE = Site("s<1>", "Plant & <Co>", "America/New_York", (Meter(1, "Main"), Meter
 NOW = datetime(2026, 11, 2, 8, 5, tzinfo=UTC)
 
 
-def _figures(with_data: bool = True) -> figures.WeeklyFigures:
+def _figures(with_data: bool = True, min_comparable: float = 0.0) -> figures.WeeklyFigures:
+    """Two meter-days of data (196 of 1,352 slots, 14.5 %): comparing such weeks needs ``min_comparable=0``."""
     daily = [DailyRow(1, date(2026, 10, 26), 12.5, 3.0, 96), DailyRow(2, date(2026, 11, 1), 4.25, 1.0, 100)]
     intervals = [
         IntervalRow(datetime(2026, 10, 26, 13, 0, tzinfo=UTC), datetime(2026, 10, 26, 9, 0), 12.5, 3.0, 1),
@@ -29,7 +30,7 @@ def _figures(with_data: bool = True) -> figures.WeeklyFigures:
     return figures.compute(
         site=SITE, week=WEEK, business_hours=DEFAULT_BUSINESS_HOURS,
         daily=daily if with_data else [], previous_daily=[DailyRow(1, date(2026, 10, 19), 10.0, 2.0, 96)],
-        year_ago_daily=[], intervals=intervals if with_data else [],
+        year_ago_daily=[], intervals=intervals if with_data else [], min_comparable=min_comparable,
     )
 
 
@@ -83,6 +84,14 @@ def test_headline_and_messages() -> None:
     body = render.email_html(h)
     assert "Plant &amp; &lt;Co&gt;" in body
     assert "<img" not in body, "the email body has no image (the report is attached)"
+
+
+def test_incomplete_weeks_are_not_compared_and_say_why() -> None:
+    h = render.headline(_figures(min_comparable=0.95))
+    assert h["change_vs_previous_pct"] is None
+    assert h["change_vs_previous_note"] == "this week is only 14.5% complete (comparisons need 95%)"
+    lines = render.slack_text(h, "file:///r/x.html").splitlines()
+    assert "• vs previous week: n/a (this week is only 14.5% complete (comparisons need 95%))" in lines
 
 
 def test_empty_week_renders_with_na() -> None:

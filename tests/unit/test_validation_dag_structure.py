@@ -39,7 +39,9 @@ def test_every_check_is_its_own_task_between_ensure_and_evaluate(dag):
     assert dag.get_task("ensure_results_tables").downstream_task_ids == check_tasks
     assert check_tasks | {"confirm_heal"} == dag.get_task("evaluate").upstream_task_ids
     assert dag.get_task("evaluate").trigger_rule == "all_done"
-    assert dag.get_task("plan_heal").upstream_task_ids == {"check_completeness"}
+    assert dag.get_task("plan_heal").upstream_task_ids == {"check_completeness", "check_reconciliation"}
+    assert dag.get_task("plan_heal").trigger_rule == "all_done", "a check that could not run must not stop heals"
+    assert "check_source_totals" in dag.get_task("check_reconciliation").downstream_task_ids
     assert dag.get_task("trigger_heal").downstream_task_ids == {"confirm_heal"}
     assert [t.task_id for t in dag.tasks if not t.downstream_task_ids] == ["evaluate"], (
         "evaluate must be the only leaf: it decides the run's state"

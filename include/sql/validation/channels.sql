@@ -1,7 +1,8 @@
 -- Every channel with its site's zone, the span of its data and whether the ingestion gave up on it.
 --
 -- first_seen: the earliest reading or pulled window start (no day before it is checked);
--- newest_reading: the freshness check's input; unsupported: the newest per-channel
+-- newest_reading: the freshness check's input, the newest reading with a value (energy or power:
+-- a meter sending only NULLs is not fresh); unsupported: the newest per-channel
 -- data_sync_status row says 'unsupported' (the API cannot serve readings for it: sensor or virtual
 -- channel). Which channels are in scope is decided in Python (argo_energy.validation.checks).
 -- min/max per channel are index probes on idx_readings_channel_timestamp, not scans.
@@ -23,7 +24,9 @@ SELECT c.channel_id,
        o.timezone,
        least((SELECT min(r."timestamp") FROM readings r WHERE r.channel_id = c.channel_id),
              p.first_pulled)                                                      AS first_seen,
-       (SELECT max(r."timestamp") FROM readings r WHERE r.channel_id = c.channel_id) AS newest_reading,
+       (SELECT max(r."timestamp") FROM readings r
+         WHERE r.channel_id = c.channel_id
+           AND (r.energy_kwh IS NOT NULL OR r.power_kw IS NOT NULL))                AS newest_reading,
        u.channel_id IS NOT NULL                                                   AS unsupported
   FROM channels c
   LEFT JOIN organizations o ON o.organization_id = c.organization_id

@@ -11,7 +11,9 @@
 -- validation_heal_requests: each (channel, site-local day) the DAG asked
 --   eniscope_historical_backfill to re-fetch. The primary key makes "at most once, ever" a
 --   property of the table: a day that stays incomplete after its heal is reported, never re-pulled.
---   Delete a row to allow one more heal of that day.
+--   Delete a row to allow one more heal of that day. reason: what asked for the heal, once per
+--   reason: 'completeness' (slots missing) or 'reconciliation' (our daily kWh differs from
+--   Eniscope's daily total); a day healed for one reason may still be healed once for the other.
 
 SELECT pg_advisory_xact_lock(842100, 0);
 
@@ -50,8 +52,21 @@ CREATE TABLE IF NOT EXISTS validation_heal_requests (
     received_slots    integer,
     requested_at      timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
     confirmed_at      timestamptz,
-    CONSTRAINT validation_heal_requests_pkey PRIMARY KEY (channel_id, local_date),
+    reason            text        NOT NULL DEFAULT 'completeness',
+    CONSTRAINT validation_heal_requests_pkey PRIMARY KEY (channel_id, local_date, reason),
     CONSTRAINT validation_heal_requests_status_check CHECK (status IN ('requested', 'triggered'))
 );
+-- Tables made before heals had a reason: add it, key on it (idempotent).
+ALTER TABLE validation_heal_requests ADD COLUMN IF NOT EXISTS reason text NOT NULL DEFAULT 'completeness';
+DO $reason$
+BEGIN
+    IF (SELECT i.indnatts FROM pg_index i
+         WHERE i.indexrelid = to_regclass('validation_heal_requests_pkey')) = 2 THEN
+        ALTER TABLE validation_heal_requests DROP CONSTRAINT validation_heal_requests_pkey;
+        ALTER TABLE validation_heal_requests
+            ADD CONSTRAINT validation_heal_requests_pkey PRIMARY KEY (channel_id, local_date, reason);
+    END IF;
+END
+$reason$;
 CREATE INDEX IF NOT EXISTS idx_validation_heal_requests_run
     ON validation_heal_requests (backfill_run_id);

@@ -9,7 +9,7 @@ never put in URLs, logs or errors. The connection extras are documented in ``con
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import requests
@@ -37,6 +37,7 @@ from argo_energy.eniscope.parsing import (
     readings_params,
     split_window,
 )
+from argo_energy.eniscope.totals import daily_totals_params, parse_daily_totals
 from argo_energy.eniscope.transport import EniscopeTransport
 from argo_energy.models import Channel, Device, Organization, ReadingsBatch
 from argo_energy.settings import ENISCOPE_CONN_ID
@@ -276,6 +277,17 @@ class EniscopeHook(BaseHook):
         codes = parse_field_list(self.transport.request(path), f"GET /{path}")
         self.log.info("Eniscope device type %s: %d field(s) reported", device_type_id, len(codes))
         return codes
+
+    def get_daily_totals(self, channel_id: int, first: date, last: date, tz: str) -> dict[date, float | None]:
+        """Eniscope's own kWh per local day ``first..last`` in ``tz``: one request (``res=86400``).
+
+        ``None`` for a day Eniscope has no total for. Raises ``EniscopeResponseError`` when its days
+        are not cut at local midnight in ``tz`` (see ``eniscope.totals``).
+        """
+        payload = self.transport.request(
+            f"readings/{channel_id}", daily_totals_params(first, last, tz), channel_id=channel_id
+        )
+        return parse_daily_totals(payload, channel_id, first, last, tz)
 
     def get_account(self) -> dict[str, Any]:
         """``GET /``: the logged-in account (also the cheapest credentials check)."""

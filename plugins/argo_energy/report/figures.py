@@ -5,7 +5,8 @@ Definitions (also printed in the report's notes):
 - kWh: clean readings only (v_clean_readings: energy and power present and non-zero), summed over
   all the site's meters; a meter-day without any clean reading is missing (``None``), never 0.
 - Change: ``(this - other) / other`` in percent; ``None`` when the other week has no reading (not
-  available) or sums to 0.
+  available) or sums to 0, and ``None`` with the reason (``comparison_note``) when either week's
+  data is less than ``min_comparable`` complete (default 95 %): a week 14 % loaded is no baseline.
 - Load profile: kWh per local hour-of-day x local day-of-week (7 x 24, Monday first). A local hour
   that does not exist (spring forward) is ``None``; the repeated hour of a fall-back night holds
   both of its hours.
@@ -31,6 +32,8 @@ from argo_energy.report.week import DAYS_IN_WEEK, ReportWeek
 
 HOURS = 24
 TOP_CHANGES = 5
+# A week is compared with another only when both are at least this complete (report Param).
+MIN_COMPARABLE_COMPLETENESS = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +100,26 @@ class WeeklyFigures:
     meter_changes: tuple[MeterChange, ...]
     completeness: tuple[MeterCompleteness, ...]
     validation_checked: bool = field(default=False)
+    min_comparable: float = MIN_COMPARABLE_COMPLETENESS
 
     @property
     def total_kwh(self) -> float | None:
         return self.current.kwh
 
+    def comparison_note(self, other: WeekTotal) -> str | None:
+        """Why this week cannot be compared with ``other`` (None: it can)."""
+        return comparison_note(self.current, other, self.min_comparable)
+
     @property
     def change_vs_previous_pct(self) -> float | None:
+        if self.comparison_note(self.previous):
+            return None
         return change_pct(self.current.kwh, self.previous.kwh)
 
     @property
     def change_vs_year_ago_pct(self) -> float | None:
+        if self.comparison_note(self.year_ago):
+            return None
         return change_pct(self.current.kwh, self.year_ago.kwh)
 
     @property
@@ -123,6 +135,16 @@ def change_pct(value: float | None, reference: float | None) -> float | None:
     if value is None or reference is None or reference == 0:
         return None
     return (value - reference) / reference * 100.0
+
+
+def comparison_note(current: WeekTotal, other: WeekTotal, minimum: float) -> str | None:
+    """The reason two weeks are not compared (a week below ``minimum`` completeness), or None."""
+    for label, total in (("this week", current), (f"week {other.week.iso_label}", other)):
+        if total.completeness is None:
+            return f"{label} has no data"
+        if total.completeness < minimum:
+            return f"{label} is only {total.completeness:.1%} complete (comparisons need {minimum:.0%})"
+    return None
 
 
 def _sum(values: Sequence[float | None]) -> float | None:
@@ -206,15 +228,23 @@ def split_business_hours(intervals: Sequence[IntervalRow], hours: BusinessHours)
 
 
 def meter_changes(
-    site: Site, current: Sequence[DailyRow], previous: Sequence[DailyRow], top: int = TOP_CHANGES
+    site: Site, current: Sequence[DailyRow], previous: Sequence[DailyRow], top: int = TOP_CHANGES,
+    week: ReportWeek | None = None, minimum: float = 0.0,
 ) -> tuple[MeterChange, ...]:
-    """The ``top`` meters by absolute kWh change against the previous week (both weeks must have data)."""
+    """The ``top`` meters by absolute kWh change against the previous week (both weeks must have data
+    and, given ``week``, be at least ``minimum`` complete for that meter)."""
     def totals(rows: Sequence[DailyRow]) -> dict[int, float | None]:
         return {m.meter_id: _sum([r.kwh for r in rows if r.meter_id == m.meter_id]) for m in site.meters}
 
     now, before = totals(current), totals(previous)
     changes = []
     for meter in site.meters:
+        if week is not None and not all(
+            expected and received / expected >= minimum
+            for received, expected in (_meter_slots(week, current, meter.meter_id),
+                                       _meter_slots(week.previous(), previous, meter.meter_id))
+        ):
+            continue
         this, prev = now[meter.meter_id], before[meter.meter_id]
         delta = None if this is None or prev is None else this - prev
         changes.append(MeterChange(meter.meter_id, meter.meter_name, this, prev, delta, change_pct(this, prev)))
@@ -270,6 +300,7 @@ def compute(
     year_ago_daily: Sequence[DailyRow],
     intervals: Sequence[IntervalRow],
     validation: Sequence[ValidationDay] | None = None,
+    min_comparable: float = MIN_COMPARABLE_COMPLETENESS,
 ) -> WeeklyFigures:
     """Every figure of the report of ``site`` for ``week``."""
     meter_ids = [m.meter_id for m in site.meters]
@@ -288,7 +319,8 @@ def compute(
         peak=peak_demand(intervals),
         business_kwh=business,
         after_hours_kwh=after,
-        meter_changes=meter_changes(site, daily, previous_daily),
+        meter_changes=meter_changes(site, daily, previous_daily, week=week, minimum=min_comparable),
         completeness=meter_completeness(site, week, daily, validation),
         validation_checked=validation is not None and any(v.checked_at is not None for v in validation),
+        min_comparable=min_comparable,
     )

@@ -100,8 +100,10 @@ def headline(figures: WeeklyFigures) -> dict[str, Any]:
         "total_kwh": figures.total_kwh,
         "previous_kwh": figures.previous.kwh,
         "change_vs_previous_pct": figures.change_vs_previous_pct,
+        "change_vs_previous_note": figures.comparison_note(figures.previous),
         "year_ago_kwh": figures.year_ago.kwh,
         "change_vs_year_ago_pct": figures.change_vs_year_ago_pct,
+        "change_vs_year_ago_note": figures.comparison_note(figures.year_ago),
         "peak_kw": None if peak is None else peak.kw,
         "peak_local": None if peak is None else peak.local.isoformat(),
         "after_hours_share": figures.after_hours_share,
@@ -117,8 +119,10 @@ def headline_lines(h: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         peak, peak_at = f"{h['peak_kw']:,.1f} kW", f"on {fmt_local(datetime.fromisoformat(h['peak_local']))}"
     return [
         ("Total energy", fmt_kwh(h.get("total_kwh")), ""),
-        ("vs previous week", fmt_pct(h.get("change_vs_previous_pct"), signed=True), fmt_kwh(h.get("previous_kwh"))),
-        ("vs same week last year", fmt_pct(h.get("change_vs_year_ago_pct"), signed=True), fmt_kwh(h.get("year_ago_kwh"))),
+        ("vs previous week", fmt_pct(h.get("change_vs_previous_pct"), signed=True),
+         h.get("change_vs_previous_note") or fmt_kwh(h.get("previous_kwh"))),
+        ("vs same week last year", fmt_pct(h.get("change_vs_year_ago_pct"), signed=True),
+         h.get("change_vs_year_ago_note") or fmt_kwh(h.get("year_ago_kwh"))),
         ("Peak demand", peak, peak_at),
         ("After-hours share", fmt_share(h.get("after_hours_share")), f"business hours {h.get('business_hours')}"),
         ("Data completeness", fmt_share(h.get("completeness")), ""),

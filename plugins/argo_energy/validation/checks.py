@@ -23,6 +23,7 @@ from argo_energy.validation import rollups as rollup_check
 from argo_energy.validation.config import ValidationConfig
 from argo_energy.validation.days import ChannelDay, ChannelScope
 from argo_energy.validation.power_quality import POWER_QUALITY_CHECKS
+from argo_energy.validation.reconcile import check_reconciliation, check_source_totals
 from argo_energy.validation.results import FAIL, PASS, CheckResult
 from argo_energy.validation.schema import EXPECTED_RELATIONS, evaluate_schema
 from argo_energy.validation.scope import (
@@ -33,6 +34,7 @@ from argo_energy.validation.scope import (
     local_dates_between,
     scope_days,
 )
+from argo_energy.validation.value_warnings import check_high_power, check_never_reported, check_null_values
 from argo_energy.warehouse.connection import Connection
 from argo_energy.warehouse.sql import fetch, sql_text
 
@@ -144,7 +146,8 @@ def evaluate_completeness(
 
 
 def load_heals(conn: Connection, channel_ids: Sequence[int], since: date) -> dict[tuple[int, date], dict[str, Any]]:
-    rows = fetch(conn, "validation/heal_requests.sql", {"channel_ids": list(channel_ids), "since": since})
+    rows = fetch(conn, "validation/heal_requests.sql",
+                 {"channel_ids": list(channel_ids), "since": since, "reason": "completeness"})
     return {
         (int(cid), day): {"status": status, "backfill_run_id": run_id, "requested_at": at.isoformat()}
         for cid, day, status, run_id, at in rows
@@ -382,6 +385,14 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("flatline", "warn", "no long run of identical non-zero energy readings", run=check_flatline),
     CheckSpec("mv_staleness", "warn", "mv_hourly_usage matches the readings (refreshed after the newest ingestion)",
               details=details_mv_staleness),
+    CheckSpec("reconciliation", "error", "daily kWh per metering channel equals Eniscope's own daily total",
+              run=check_reconciliation),
+    CheckSpec("source_totals", "warn", "Eniscope's daily totals agree with its own 15-minute data",
+              run=check_source_totals),
+    CheckSpec("null_values", "warn", "no reading with NULL energy or power", run=check_null_values),
+    CheckSpec("high_power", "warn", "no reading above high_power_kw (1,000 kW)", run=check_high_power),
+    CheckSpec("never_reported", "warn", "every channel has reported a reading with a value",
+              run=check_never_reported),
     *(CheckSpec(name, severity, summary, run=run) for name, severity, summary, run in POWER_QUALITY_CHECKS),
     CheckSpec(rollup_check.CHECK_NAME, rollup_check.SEVERITY, rollup_check.SUMMARY, run=rollup_check.check_rollups),
 )

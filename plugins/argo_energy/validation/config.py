@@ -85,6 +85,26 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         "mv_hourly_usage must match the clean readings hour by hour over this many days.",
         minimum=1, maximum=92,
     ),
+    "reconcile": ParamSpec(
+        True, "boolean",
+        "Compare our daily kWh of every metering channel with Eniscope's own daily totals "
+        "(one request per channel for the whole lookback).",
+    ),
+    "reconcile_rel_tolerance": ParamSpec(
+        0.001, "number",
+        "A channel-day reconciles when our kWh is within this share of Eniscope's daily total ...",
+        minimum=0, maximum=1,
+    ),
+    "reconcile_abs_tolerance_kwh": ParamSpec(
+        0.01, "number",
+        "... or within this many kWh of it (whichever allows more).",
+        minimum=0, maximum=1000,
+    ),
+    "high_power_kw": ParamSpec(
+        1000.0, "number",
+        "A reading above this power (kW) is a warning (the original validate_data.py's bound).",
+        minimum=0,
+    ),
     "rollup_sample_days": ParamSpec(
         50, "integer",
         "Meter-days of the lookback sampled at random and compared with the daily rollup; "
@@ -154,6 +174,10 @@ class ValidationConfig:
     flatline_min_intervals: int = 24
     mv_compare_days: int = 7
     rollup_sample_days: int = 50
+    reconcile: bool = True
+    reconcile_rel_tolerance: float = 0.001
+    reconcile_abs_tolerance_kwh: float = 0.01
+    high_power_kw: float = 1000.0
     frequency_tolerance_pct: float = 1.0
     voltage_unbalance_max_pct: float = 2.0
     voltage_unbalance_max_minutes: int = 60

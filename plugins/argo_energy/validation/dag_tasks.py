@@ -7,7 +7,8 @@ or database: that happens when the tasks run.
 Shape::
 
     ensure_results_tables >> check_<name> (one per check, TaskGroup ``checks``) >> evaluate
-    check_completeness >> plan_heal >> trigger_heal (mapped) >> confirm_heal >> evaluate
+    check_reconciliation >> check_source_totals (it reports the verdicts reconciliation just wrote)
+    [check_completeness, check_reconciliation] >> plan_heal >> trigger_heal (mapped) >> confirm_heal >> evaluate
 
 ``evaluate`` (trigger rule ``all_done``) is the only leaf, so the verdict decides the run's state;
 it also fails the run when a planned heal's backfill run was not created (``trigger_heal`` failed,
@@ -46,9 +47,13 @@ def run_check(name: str, **context: Any) -> dict[str, Any]:
     return vt.run_python_check(name, context)
 
 
-@task(task_id=PLAN_HEAL_TASK, execution_timeout=task_timeout("heal"))
+@task(task_id=PLAN_HEAL_TASK, trigger_rule=TriggerRule.ALL_DONE, execution_timeout=task_timeout("heal"))
 def plan_heal(**context: Any) -> list[dict[str, Any]]:
-    """Record and return the backfill runs for this run's incomplete channel-days."""
+    """Record and return the backfill runs for this run's incomplete or mismatched channel-days.
+
+    ``all_done``: it reads the recorded results, so a check that could not run (Eniscope down for
+    the reconciliation) does not stop the heal of what the other check found.
+    """
     return vt.plan_heal_run(context)
 
 
@@ -111,6 +116,8 @@ def wire_validation() -> None:
     verdict = evaluate()
 
     ensure >> list(checks.values())
-    checks["completeness"] >> planned >> trigger_heal(planned) >> confirmed
+    checks["reconciliation"] >> checks["source_totals"]
+    [checks["completeness"], checks["reconciliation"]] >> planned
+    planned >> trigger_heal(planned) >> confirmed
     planned >> confirmed
     [*checks.values(), confirmed] >> verdict

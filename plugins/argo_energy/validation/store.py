@@ -67,9 +67,10 @@ def load_run_results(conn: Connection, dag_id: str, run_id: str) -> list[CheckRe
 
 
 def record_heal_requests(
-    conn: Connection, validation_run_id: str, items: Sequence[tuple[int, date, str, int | None, int | None]]
-) -> set[tuple[int, date]]:
-    """Insert (channel, day, backfill run id, expected, received) requests; return the ones that are new."""
+    conn: Connection, validation_run_id: str,
+    items: Sequence[tuple[int, date, str, int | None, int | None, str]],
+) -> set[tuple[int, date, str]]:
+    """Insert (channel, day, backfill run id, expected, received, reason) requests; return the new ones."""
     if not items:
         return set()
     with own_transaction(conn) as cur:
@@ -80,8 +81,9 @@ def record_heal_requests(
             "backfill_run_ids": [i[2] for i in items],
             "expected": [i[3] for i in items],
             "received": [i[4] for i in items],
+            "reasons": [i[5] for i in items],
         })
-    return {(int(cid), day) for cid, day, _run in rows}
+    return {(int(cid), day, reason) for cid, day, _run, reason in rows}
 
 
 def confirm_heal_requests(conn: Connection, backfill_run_ids: Iterable[str]) -> int:
@@ -103,7 +105,10 @@ def _execute_count(conn: Connection, path: str, backfill_run_ids: Iterable[str])
         return cur.rowcount
 
 
-def heal_requests_of(conn: Connection, channel_ids: Sequence[int], since: date) -> set[tuple[int, date]]:
-    """(channel, day) pairs already requested since ``since`` (by any run)."""
-    rows: list[tuple[Any, ...]] = fetch(conn, "validation/heal_requests.sql", {"channel_ids": list(channel_ids), "since": since})
+def heal_requests_of(
+    conn: Connection, channel_ids: Sequence[int], since: date, reason: str = "completeness"
+) -> set[tuple[int, date]]:
+    """(channel, day) pairs already requested for ``reason`` since ``since`` (by any run)."""
+    rows: list[tuple[Any, ...]] = fetch(conn, "validation/heal_requests.sql",
+                                        {"channel_ids": list(channel_ids), "since": since, "reason": reason})
     return {(int(r[0]), r[1]) for r in rows}

@@ -137,38 +137,64 @@ def run_python_check(name: str, context: Mapping[str, Any]) -> dict[str, Any]:
 # self-healing
 
 
-def _completeness_findings(results: Sequence[CheckResult]) -> list[Mapping[str, Any]]:
+# What asks for a heal (validation_heal_requests.reason): each channel-day is healed once per reason.
+HEAL_REASONS = ("completeness", "reconciliation")
+ChannelDayKey = tuple[int, date]
+
+
+def heal_wanted(results: Sequence[CheckResult]) -> dict[str, dict[ChannelDayKey, Mapping[str, Any]]]:
+    """The channel-days each failed check asks to heal, with their finding. Pure.
+
+    completeness: every incomplete day; reconciliation: the days whose kWh differs from Eniscope's
+    daily total and were not healed for it yet (verdict ``mismatch``).
+    """
+    wanted: dict[str, dict[ChannelDayKey, Mapping[str, Any]]] = {reason: {} for reason in HEAL_REASONS}
     for result in results:
-        if result.check_name == "completeness" and result.status == FAIL:
-            return list(result.findings)
-    return []
+        if result.status != FAIL or result.check_name not in wanted:
+            continue
+        for f in result.findings:
+            if result.check_name == "reconciliation" and f.get("verdict") != "mismatch":
+                continue
+            wanted[result.check_name][(int(f["channel_id"]), date.fromisoformat(str(f["local_date"])))] = f
+    return wanted
+
+
+def _not_yet_healed(conn: Connection, wanted: Mapping[str, Mapping[ChannelDayKey, Any]]
+                    ) -> dict[ChannelDayKey, list[str]]:
+    """Channel-day -> the reasons it was never healed for; logs those healed before and failing again."""
+    todo: dict[ChannelDayKey, list[str]] = {}
+    for reason, days in wanted.items():
+        if not days:
+            continue
+        already = heal_requests_of(conn, sorted({cid for cid, _ in days}), min(day for _, day in days), reason)
+        again = sorted((day, cid) for cid, day in days if (cid, day) in already)
+        if again:
+            log.warning("%d channel-day(s) still fail %s after their heal and are not re-fetched: %s",
+                        len(again), reason, ", ".join(f"{cid} {day}" for day, cid in again[:50]))
+        for key in days:
+            if key not in already:
+                todo.setdefault(key, []).append(reason)
+    return todo
 
 
 def plan_heal_run(context: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Record and return the backfill runs that heal this run's incomplete channel-days.
+    """Record and return the backfill runs that heal this run's incomplete or mismatched channel-days.
 
     Returns ``[{"trigger_run_id": ..., "conf": {...}}]`` for ``TriggerDagRunOperator.expand_kwargs``
-    (empty when self-healing is off or nothing needs it).
+    (empty when self-healing is off or nothing needs it). A day both incomplete and mismatched is
+    fetched once and recorded for both reasons.
     """
     run, cfg = run_info(context), run_config(context)
     if not cfg.self_heal:
         log.info("self-healing is off (param self_heal=false): nothing triggered")
         return []
     with closing(connect()) as conn:
-        findings = _completeness_findings(load_run_results(conn, run.dag_id, run.run_id))
-        incomplete = {(int(f["channel_id"]), date.fromisoformat(str(f["local_date"]))): f for f in findings}
-        if not incomplete:
-            log.info("no incomplete channel-day: nothing to heal")
+        wanted = heal_wanted(load_run_results(conn, run.dag_id, run.run_id))
+        todo = _not_yet_healed(conn, wanted)
+        if not todo:
+            log.info("no incomplete or mismatched channel-day left to heal: nothing triggered")
             return []
-        channels = sorted({cid for cid, _ in incomplete})
-        already = heal_requests_of(conn, channels, min(day for _, day in incomplete))
-        plan = plan_heal(incomplete, already, cfg.heal_max_channel_days)
-        if plan.already_healed:
-            log.warning(
-                "%d channel-day(s) are still incomplete after their heal and are not re-fetched: %s",
-                len(plan.already_healed),
-                ", ".join(f"{cid} {day}" for cid, day in plan.already_healed[:50]),
-            )
+        plan = plan_heal(todo, (), cfg.heal_max_channel_days)
         if plan.deferred:
             log.warning("%d channel-day(s) over heal_max_channel_days=%d wait for the next run",
                         len(plan.deferred), cfg.heal_max_channel_days)
@@ -177,9 +203,9 @@ def plan_heal_run(context: Mapping[str, Any]) -> list[dict[str, Any]]:
         for index, group in enumerate(plan.groups):
             backfill_run_id = heal_run_id(run.run_id, index)
             items = [
-                (cid, day, backfill_run_id, incomplete[(cid, day)].get("expected"),
-                 incomplete[(cid, day)].get("received"))
-                for cid, day in group.channel_days()
+                (cid, day, backfill_run_id, wanted[reason][(cid, day)].get("expected"),
+                 wanted[reason][(cid, day)].get("received"), reason)
+                for cid, day in group.channel_days() for reason in todo[(cid, day)]
             ]
             new = record_heal_requests(conn, run.run_id, items)
             if len(new) != len(items):
@@ -189,9 +215,10 @@ def plan_heal_run(context: Mapping[str, Any]) -> list[dict[str, Any]]:
                             backfill_run_id, len(items) - len(new))
                 continue
             runs.append({"trigger_run_id": backfill_run_id, "conf": group.conf()})
-            healed_days += len(items)
-            log.info("heal %s: channels %s, local days %s..%s (%d channel-days)", backfill_run_id,
-                     list(group.channel_ids), group.start_date, group.end_date, len(items))
+            healed_days += len(group.channel_days())
+            log.info("heal %s: channels %s, local days %s..%s (%d channel-days; %s)", backfill_run_id,
+                     list(group.channel_ids), group.start_date, group.end_date, len(group.channel_days()),
+                     ", ".join(f"{r}={sum(i[5] == r for i in items)}" for r in HEAL_REASONS))
     log.info("self-healing: %d backfill run(s) for %d channel-day(s)", len(runs), healed_days)
     return runs
 
