@@ -24,10 +24,11 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 venv: $(STAMP)  ## Create .venv and install exactly the locked versions (runtime + dev locks, hash-checked)
 
-lint: venv  ## ruff (AIR3, C901 <= 10), mypy over plugins/ and dags/, no import cycle (pyproject.toml)
+lint: venv  ## ruff (AIR3, C901 <= 10), mypy over plugins/ and dags/, no import cycle, dependency audit (offline-tolerant)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) devtools/import_cycles.py
+	@$(MAKE) --no-print-directory audit
 
 test: venv lint  ## Lint, then the whole test suite on a real PostgreSQL (see README "Testing")
 	@devtools/ensure_chromium.sh

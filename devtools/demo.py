@@ -120,6 +120,8 @@ def airflow_setup_spec(paths: DemoPaths, sim: Any, db: DemoDatabase) -> dict[str
                 "Organisation ids the daily sync pulls (JSON list; unset = every site with channels)",
             ),
             "eniscope_backfill_max_days": ("366", "Longest range a historical backfill run accepts"),
+            # The demo has one database login: the report may read through it (read-only transactions).
+            "report_allow_writer_conn": ("true", "The weekly report may read through energy_db (no energy_db_readonly)"),
         },
         "pools": pools,
         "result": str(paths.home / "runs.json"),

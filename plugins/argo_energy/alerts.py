@@ -28,6 +28,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import quote
 
+from argo_energy.escaping import clean_text, slack_mrkdwn
+from argo_energy.redaction import alert_error
 from argo_energy.settings import (
     ALERT_EMAILS_VARIABLE,
     ALERTS_MUTED_VARIABLE,
@@ -81,7 +83,7 @@ class FailureAlert:
         return self.logical_date.isoformat() if self.logical_date else "none (manual or triggered run)"
 
     def subject(self) -> str:
-        return f"[Airflow] {self.dag_id}.{self.task_label} failed ({self.run_id})"
+        return clean_text(f"[Airflow] {self.dag_id}.{self.task_label} failed ({self.run_id})")
 
     def lines(self) -> list[tuple[str, str]]:
         return [
@@ -95,9 +97,9 @@ class FailureAlert:
         ]
 
     def text(self) -> str:
-        """Plain text (Slack mrkdwn-safe: no markup characters are added around values)."""
-        head = f"Airflow task failed: {self.dag_id}.{self.task_label}"
-        return "\n".join([head, *(f"{key}: {value}" for key, value in self.lines())])
+        """Slack mrkdwn: every value escaped (an error quoting a portal name cannot ping or link)."""
+        head = slack_mrkdwn(f"Airflow task failed: {self.dag_id}.{self.task_label}")
+        return "\n".join([head, *(f"{key}: {slack_mrkdwn(value)}" for key, value in self.lines())])
 
     def html(self) -> str:
         rows = []
@@ -253,15 +255,8 @@ def _muted(dag_id: str) -> bool:
 
 
 def _redact(text: str) -> str:
-    """Mask the values Airflow knows to be secret; alerts leave the log masker's reach."""
-    try:
-        from airflow.sdk._shared.secrets_masker import redact
-    except Exception:  # the masker moved: sending unmasked is better than not sending
-        return text
-    try:
-        return str(redact(text))
-    except Exception:
-        return text
+    """The error line an alert may carry (``redaction.alert_error``; kept for run_alerts)."""
+    return alert_error(text)
 
 
 def _build_alert(context: Mapping[str, Any]) -> FailureAlert:
@@ -273,7 +268,8 @@ def _build_alert(context: Mapping[str, Any]) -> FailureAlert:
         logical_date=alert.logical_date,
         try_number=alert.try_number,
         max_tries=alert.max_tries,
-        error=_redact(alert.error),
+        # Alerts leave the log masker's reach: redacted, or left out when the masker is unavailable.
+        error=alert_error(alert.error),
         log_url=alert.log_url,
         map_index=alert.map_index,
     )

@@ -133,6 +133,22 @@ class Device:
 
 
 @dataclass(frozen=True, slots=True)
+class QuarantinedRecord:
+    """A catalog record (organisation, device or channel) left out of the sync, and why.
+
+    ``reason`` is a stable code (``malformed``, ``depends_on_quarantined``); ``detail`` says what
+    was wrong in words; ``record`` is the API object as received (JSON, cut), for whoever fixes it.
+    """
+
+    kind: str  # 'organization' | 'device' | 'channel'
+    record_id: str
+    reason: str
+    detail: str
+    organization_id: str | None = None
+    record: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     channel_id: int
     channel_name: str

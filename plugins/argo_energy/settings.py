@@ -101,6 +101,14 @@ def parse_positive_int(raw: Any, name: str) -> int | None:
     return int(text)
 
 
+def rejects_per_window() -> int | None:
+    """Variable ``REJECTS_PER_WINDOW_VARIABLE`` (None: the warehouse default); a bad value fails the task."""
+    try:
+        return parse_positive_int(get_variable(REJECTS_PER_WINDOW_VARIABLE), REJECTS_PER_WINDOW_VARIABLE)
+    except ParamError as exc:
+        raise fail(exc) from None
+
+
 def fail(message: str | Exception) -> AirflowFailException:
     """An exception that fails the task at once: a bad parameter cannot get better with a retry."""
     from airflow.sdk.exceptions import AirflowFailException

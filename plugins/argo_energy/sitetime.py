@@ -33,6 +33,11 @@ def _zone_exists(name: str) -> bool:
     return True
 
 
+def is_iana_zone(name: str) -> bool:
+    """Whether ``name`` is a time zone of the IANA database (``Eastern Standard Time`` is not)."""
+    return _zone_exists(name)
+
+
 def resolve_zone(timezone: str | None) -> tuple[str, str | None]:
     """The zone a site's day is cut in, and the problem if it is not the site's own.
 

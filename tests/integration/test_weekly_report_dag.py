@@ -221,6 +221,7 @@ def test_dag_works_with_energy_db_only_and_skips_missing_channels(
     airflow_db: str, planted: str, report_env: Path, monkeypatch: pytest.MonkeyPatch, no_plugin_dir: None,
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_ENERGY_DB", postgres_conn_json(planted))
+    monkeypatch.setenv("AIRFLOW_VAR_REPORT_ALLOW_WRITER_CONN", "true")  # no energy_db_readonly: allowed here
     monkeypatch.setenv("AIRFLOW_VAR_ENISCOPE_SITES", json.dumps(["ny-hq"]))
     with psycopg.connect(planted) as conn:
         before = conn.execute("SELECT count(*), max(updated_at) FROM readings").fetchone()

@@ -10,14 +10,17 @@ window, off the grid, negative or in the future: the ingestion layer rejects the
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from argo_energy.eniscope.errors import EniscopeResponseError
 from argo_energy.eniscope.fields import DEFAULT_FIELDS, DOCUMENTED_UNITS, FIELD_TO_ATTR, SENSOR_FIELDS, family
-from argo_energy.models import Channel, Device, Organization, Reading, ReadingsBatch
+from argo_energy.escaping import CONTROL, clean_text
+from argo_energy.models import Channel, Device, Organization, QuarantinedRecord, Reading, ReadingsBatch
+from argo_energy.sitetime import is_iana_zone
 
 # The field catalogue (codes, attributes, documented units) is ``fields``.
 _SCALE: dict[str, dict[str, float]] = {
@@ -96,7 +99,10 @@ def epoch_to_utc(value: Any) -> datetime:
         raise EniscopeResponseError(f"timestamp {value!r} is not Unix seconds") from None
     if not math.isfinite(seconds):
         raise EniscopeResponseError(f"timestamp {value!r} is not finite")
-    return datetime.fromtimestamp(seconds, tz=UTC)
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # past year 9999: milliseconds, most likely
+        raise EniscopeResponseError(f"timestamp {value!r} is out of range for Unix seconds (milliseconds?)") from None
 
 
 def to_unix(moment: datetime) -> int:
@@ -125,13 +131,15 @@ def to_str_id(value: Any, what: str = "id") -> str:
     text = str(value).strip()
     if not text:
         raise EniscopeResponseError(f"{what} is empty")
+    if CONTROL.search(text):
+        raise EniscopeResponseError(f"{what} {value!r} contains control characters")
     return str(int(text)) if text.isdigit() else text
 
 
 def _opt_str(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = clean_text(str(value))
     return text or None
 
 
@@ -322,6 +330,10 @@ def parse_organization(obj: Mapping[str, Any]) -> Organization:
         text for text in (_opt_str(obj.get(k)) for k in ("address1", "address2", "address3")) if text
     )
     org_id = to_str_id(obj["organizationId"], "organizationId")
+    zone = _opt_str(obj.get("timeZone"))
+    if zone is not None and not is_iana_zone(zone):
+        # The zone cuts the site's days: a guess would file readings under the wrong dates.
+        raise EniscopeResponseError(f"organization {org_id}: timeZone {zone!r} is not an IANA time zone")
     return Organization(
         organization_id=org_id,
         organization_name=_opt_str(obj.get("organizationName")) or f"Organization {org_id}",
@@ -329,7 +341,7 @@ def parse_organization(obj: Mapping[str, Any]) -> Organization:
         city=_opt_str(obj.get("city")),
         postcode=_opt_str(obj.get("postCode")),
         country=_opt_str(obj.get("country")),
-        timezone=_opt_str(obj.get("timeZone")),
+        timezone=zone,
     )
 
 
@@ -370,6 +382,34 @@ def parse_device(obj: Mapping[str, Any]) -> Device:
         firmware_version=_opt_str(obj.get("firmwareVersion")),
         last_seen=None if _opt_str(received) is None else epoch_to_utc(received),
     )
+
+
+_T = TypeVar("_T")
+# What a bad record raises in a parse function (anything else is a bug and propagates).
+_RECORD_ERRORS = (EniscopeResponseError, ValueError, TypeError, OverflowError, RecursionError)
+RECORD_CHARS = 4096  # the raw record kept with a quarantine row, at most
+
+
+def parse_each(
+    items: Iterable[Mapping[str, Any]], parse: Callable[[Mapping[str, Any]], _T], kind: str, id_key: str
+) -> tuple[list[_T], list[QuarantinedRecord]]:
+    """Parse catalog records one by one: the good ones, and each bad one quarantined with its error."""
+    good: list[_T] = []
+    bad: list[QuarantinedRecord] = []
+    for obj in items:
+        try:
+            good.append(parse(obj))
+        except _RECORD_ERRORS as exc:
+            org = obj.get("organizationId")
+            bad.append(QuarantinedRecord(
+                kind=kind,
+                record_id=clean_text(str(obj.get(id_key)))[:100] or "(none)",
+                reason="malformed",
+                detail=f"{kind} record: {exc}"[:1000],
+                organization_id=None if org is None else clean_text(str(org))[:100] or None,
+                record=json.dumps(obj, default=str, ensure_ascii=True)[:RECORD_CHARS],
+            ))
+    return good, bad
 
 
 def merge_devices(*sources: Iterable[Device]) -> list[Device]:

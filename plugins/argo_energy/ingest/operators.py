@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowException
 from argo_energy.ingest.limits import load_limits
 from argo_energy.ingest.planning import SKIP_THIS_RUN, ChannelTarget, run_key
 from argo_energy.ingest.readings import ChannelOutcome, open_hook, summarize, sync_windows
-from argo_energy.settings import ENERGY_CONN_ID, ENISCOPE_CONN_ID
+from argo_energy.settings import ENERGY_CONN_ID, ENISCOPE_CONN_ID, rejects_per_window
 from argo_energy.warehouse import connect
 
 
@@ -63,6 +63,7 @@ class SyncReadingsOperator(BaseOperator):
                 progress_every=self.progress_every,
                 logger=self.log,
                 limits=load_limits(),
+                max_rejects=rejects_per_window(),
             )
         finally:
             # Pushed even on failure: the status task reports what this batch did.

@@ -32,6 +32,7 @@ from argo_energy.ingest.limits import DEFAULT_LIMITS, Limit
 from argo_energy.ingest.planning import SKIP_THIS_RUN, ChannelTarget
 from argo_energy.ingest.screening import reason_counts, validate
 from argo_energy.models import Window
+from argo_energy.redaction import redact
 from argo_energy.sitetime import make_windows
 from argo_energy.warehouse import completed_windows, log_window_failure, write_window
 from argo_energy.warehouse.connection import Connection
@@ -97,7 +98,8 @@ class _Result:
 
 
 def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
+    """The error as stored and pushed to XCom: redacted (``argo_energy.redaction``), then cut."""
+    return redact(f"{type(exc).__name__}: {exc}")[:1000]
 
 
 def completed_for(conn: Connection, targets: Sequence[ChannelTarget], run_id: str | None) -> Done:
@@ -158,7 +160,9 @@ class _WindowSync:
         logger: TaskLog,
         fields: Mapping[int, tuple[str, ...]] | None = None,
         limits: Mapping[str, Limit] = DEFAULT_LIMITS,
+        max_rejects: int | None = None,
     ) -> None:
+        self.max_rejects = max_rejects  # readings_rejected rows stored per window (None: the default)
         self.run_id = run_id
         self.now = now
         self.log = logger
@@ -201,6 +205,7 @@ class _WindowSync:
                 readings=accepted,
                 rejected=rejected,
                 fetched=len(batch.readings),
+                max_rejects=self.max_rejects,
             )
         except Exception as exc:
             if conn.closed or conn.broken:
@@ -262,6 +267,7 @@ def sync_windows(
     progress_every: float = 30.0,
     logger: TaskLog = log,
     limits: Mapping[str, Limit] = DEFAULT_LIMITS,
+    max_rejects: int | None = None,
 ) -> list[ChannelOutcome]:
     """Fetch, screen and write every window of ``targets``; a failing window never stops the others.
 
@@ -308,7 +314,9 @@ def sync_windows(
             opened.append((extra, make_conn()))
         logger.info("fetching with %d worker(s); rate budget %s requests/s", workers, budget or "unlimited")
         fields = fields_to_request(conn, list(outcomes))
-        window_sync = _WindowSync(run_id=run_id, now=now, logger=logger, fields=fields, limits=limits)
+        window_sync = _WindowSync(
+            run_id=run_id, now=now, logger=logger, fields=fields, limits=limits, max_rejects=max_rejects
+        )
         _run_pool(todo, opened, outcomes, window_sync, progress_every, logger)
         return list(outcomes.values())
     finally:

@@ -44,9 +44,10 @@ from argo_energy.ingest.planning import (
     selection,
     site_zones,
 )
+from argo_energy.ingest.quarantine import Settled, excluded_channel_ids, settle, usable_ids
 from argo_energy.ingest.readings import Done, completed_for, open_hook
 from argo_energy.ingest.status import UNSUPPORTED_RECHECK, recently_unsupported
-from argo_energy.models import Channel, Device, Organization
+from argo_energy.models import Channel, Device, Organization, QuarantinedRecord
 from argo_energy.settings import (
     BACKFILL_MAX_DAYS_VARIABLE,
     ENERGY_CONN_ID,
@@ -62,6 +63,7 @@ from argo_energy.warehouse import (
     apply_migrations,
     connect,
     current_version,
+    record_quarantine,
     upsert_channels,
     upsert_devices,
     upsert_organizations,
@@ -111,10 +113,18 @@ def _list_catalog(hook: EniscopeHook) -> Catalog:
 
 
 def _select(
-    catalog: Catalog, site_ids: Sequence[str] | None, channel_ids: Sequence[int]
+    catalog: Catalog,
+    site_ids: Sequence[str] | None,
+    channel_ids: Sequence[int],
+    quarantined: Sequence[QuarantinedRecord] = (),
 ) -> tuple[list[Organization], list[Channel]]:
+    """The selection; ids an operator named that are quarantined are left out (logged), not unknown."""
+    wanted_sites = usable_ids(site_ids or (), {r.record_id for r in quarantined if r.kind == "organization"}, "site")
+    wanted_channels = usable_ids(channel_ids, excluded_channel_ids(catalog.channels, quarantined), "channel")
+    if (site_ids and not wanted_sites) or (channel_ids and not wanted_channels):
+        return [], []  # everything named is quarantined: nothing to sync (not "everything")
     try:
-        return selection(catalog, site_ids, channel_ids)
+        return selection(catalog, wanted_sites or None, wanted_channels)
     except ParamError as exc:
         raise fail(exc) from None
 
@@ -149,7 +159,7 @@ def validate_backfill(
         catalog = _list_catalog(hook)
     finally:
         hook.close()
-    sites, channels = _select(catalog, request.site_ids, request.channel_ids)
+    sites, channels = _select(catalog, request.site_ids, request.channel_ids, hook.quarantined)
     if not channels:
         raise fail(f"nothing to backfill: the selected sites {[o.organization_id for o in sites]} have no channels")
     if request.dry_run:
@@ -288,8 +298,8 @@ def sync_metadata(
 
     Returns ``{"batches": [...], "sites": [...], "unsupported": [...]}`` (small: ids and ranges).
     """
-    sites, channels, devices = _fetch_metadata(eniscope_conn_id, run)
-    unsupported = _store_metadata(energy_conn_id, sites, devices, channels, run.recheck_unsupported, now)
+    sites, channels, devices, settled = _fetch_metadata(eniscope_conn_id, run)
+    unsupported = _store_metadata(energy_conn_id, sites, devices, channels, run.recheck_unsupported, now, settled)
     zones = site_zones(sites)
     ranges = run.ranges(zones)
     if unsupported:
@@ -307,17 +317,20 @@ def sync_metadata(
 
 def _fetch_metadata(
     eniscope_conn_id: str, run: MetadataRun
-) -> tuple[list[Organization], list[Channel], list[Device]]:
-    """The selected sites and channels, and the devices of those sites or channels."""
+) -> tuple[list[Organization], list[Channel], list[Device], Settled]:
+    """The selected sites and channels, the devices of those sites or channels, and the quarantine."""
     hook = open_hook(eniscope_conn_id)
     try:
-        sites, channels = _select(_list_catalog(hook), run.site_ids, run.channel_ids)
+        catalog = _list_catalog(hook)
+        sites, channels = _select(catalog, run.site_ids, run.channel_ids, hook.quarantined)
         devices = _devices_of(hook, sites)
     finally:
         hook.close()
     site_set = {org.organization_id for org in sites}
     device_ids = {ch.device_id for ch in channels if ch.device_id is not None}
-    return sites, channels, [d for d in devices if d.organization_id in site_set or d.device_id in device_ids]
+    devices = [d for d in devices if d.organization_id in site_set or d.device_id in device_ids]
+    settled = settle(catalog.organizations, catalog.channels, channels, devices, hook.quarantined)
+    return sites, settled.channels, settled.devices, settled
 
 
 def _discover_fields(eniscope_conn_id: str, energy_conn_id: str, channels: Sequence[Channel]) -> None:
@@ -346,13 +359,17 @@ def _store_metadata(
     channels: Sequence[Channel],
     recheck_unsupported: bool,
     now: datetime,
+    settled: Settled | None = None,
 ) -> dict[int, str]:
-    """Upsert the metadata; the channels to leave out as recently unsupported (``{channel: site}``)."""
+    """Upsert the metadata and the quarantine; the channels to leave out as recently unsupported
+    (``{channel: site}``)."""
     conn = connect(energy_conn_id)
     try:
         upsert_organizations(conn, sites)
         upsert_devices(conn, devices)
         upsert_channels(conn, channels)
+        if settled is not None:
+            record_quarantine(conn, settled.quarantined, settled.healthy, now)
         log.info(
             "metadata upserted: %d organisation(s), %d device(s), %d channel(s)",
             len(sites),

@@ -2,7 +2,9 @@
 
 Figures are made with ``matplotlib.figure.Figure`` and ``FigureCanvasAgg`` directly, not pyplot:
 no global figure registry to leak, no backend selection that depends on the worker's display,
-and safe in several threads.
+and safe in several threads. Meter names come from the Eniscope portal: they are drawn literally
+(``escaping.mathtext``; TeX rendering off), so a ``$...$`` in a name is text, not math that can
+fail at save time.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from argo_energy.escaping import mathtext
 from argo_energy.report.figures import WeeklyFigures
 
 DPI = 110
@@ -30,12 +33,18 @@ def _figure(width: float, height: float) -> Figure:
 
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    with matplotlib.rc_context({"text.usetex": False}):  # a deployment rc must not turn names into TeX
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return buffer.getvalue()
 
 
 def daily_chart(figures: WeeklyFigures) -> bytes:
     """Stacked bars: kWh per local day, one colour per meter (missing days draw nothing)."""
+    return _png(daily_figure(figures))
+
+
+def daily_figure(figures: WeeklyFigures) -> Figure:
+    """The figure of ``daily_chart`` (legend labels are the meter names, drawn literally)."""
     days = figures.week.days
     meters = list(figures.site.meters)
     totals = {
@@ -44,7 +53,7 @@ def daily_chart(figures: WeeklyFigures) -> bytes:
     meters.sort(key=lambda m: (-totals[m.meter_id], m.meter_id))
     shown, rest = meters[:MAX_STACKED_METERS], meters[MAX_STACKED_METERS:]
     series: list[tuple[str, list[float]]] = [
-        (f"{m.meter_name} ({m.meter_id})", [figures.daily[(m.meter_id, d)].kwh or 0.0 for d in days]) for m in shown
+        (mathtext(f"{m.meter_name} ({m.meter_id})"), [figures.daily[(m.meter_id, d)].kwh or 0.0 for d in days]) for m in shown
     ]
     if rest:
         series.append(
@@ -67,7 +76,7 @@ def daily_chart(figures: WeeklyFigures) -> bytes:
     ax.set_axisbelow(True)
     if series:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    return _png(fig)
+    return fig
 
 
 def heatmap_chart(figures: WeeklyFigures) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from argo_energy.warehouse.catalog import Upserted, upsert_channels, upsert_devices, upsert_organizations
 from argo_energy.warehouse.connection import WarehouseError, connect, sql_dir
 from argo_energy.warehouse.migrations import MigrationError, apply_migrations, current_version
+from argo_energy.warehouse.quarantine import record_quarantine
 from argo_energy.warehouse.reads import (
     ChannelSyncState,
     completed_windows,
@@ -45,6 +46,7 @@ __all__ = [
     "latest_channel_status",
     "log_window_failure",
     "readings_facts",
+    "record_quarantine",
     "record_sync_status",
     "refresh_hourly_usage",
     "sql_dir",

@@ -32,6 +32,7 @@ from typing import Any
 import psycopg
 
 from argo_energy.models import READING_FIELDS, Reading, Rejected
+from argo_energy.redaction import redact, redact_optional
 from argo_energy.warehouse.checks import check_window, require_aware, require_text
 from argo_energy.warehouse.connection import LOCK_CHANNEL_WRITE, Connection, own_transaction
 from argo_energy.warehouse.sql import sql_text
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 # validation DAG leaves it out of its per-channel checks.
 SYNC_STATUSES = frozenset({"success", "partial", "failed", "unsupported"})
 _MAX_ERROR_CHARS = 10_000
+# Most readings_rejected rows one window stores: a window answering millions of distinct bad
+# timestamps must not write millions of rows on every run (the rest are counted in ingestion_logs).
+MAX_REJECTS_PER_WINDOW = 1_000
 
 _VALUE_COLUMNS = ", ".join(READING_FIELDS)
 _STAGE_TABLE = "argo_readings_stage"
@@ -58,9 +62,9 @@ _COPY_STAGE = f'COPY {_STAGE_TABLE} ("timestamp", {_VALUE_COLUMNS}) FROM STDIN (
 _COPY_TYPES = ["timestamptz"] + ["float4"] * len(READING_FIELDS)
 # One ingestion_logs row; both statements below take these named parameters (see _log_params).
 _LOG_COLUMNS = """(organization_id, channel_id, start_time, end_time, readings_fetched, readings_inserted,
-     readings_rejected, readings_updated, readings_unchanged, status, error_message, run_id)"""
+     readings_rejected, readings_updated, readings_unchanged, status, error_message, run_id, rejects_not_stored)"""
 _LOG_VALUES = """%(organization_id)s, %(channel_id)s, %(start)s, %(end)s, %(fetched)s, %(inserted)s,
-       %(rejected)s, %(updated)s, %(unchanged)s, %(status)s, %(error_message)s, %(run_id)s"""
+       %(rejected)s, %(updated)s, %(unchanged)s, %(status)s, %(error_message)s, %(run_id)s, %(not_stored)s"""
 # The fast path of a window without readings: its ingestion_logs row is written (and its id returned)
 # only when the window has no reading, in one statement that is also the probe. A statement of its own
 # after the advisory lock, so that its snapshot sees what a writer we waited for committed; the lock
@@ -131,6 +135,7 @@ class WindowWrite:
     unchanged: int
     rejected: int
     log_id: int
+    rejects_not_stored: int = 0  # rejected beyond the window's cap: counted, no readings_rejected row
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +167,15 @@ def write_window(
     rejected: Sequence[Rejected],
     fetched: int,
     run_id: str | None = None,
+    max_rejects: int | None = None,
 ) -> WindowWrite:
     """Upsert one channel's readings of ``[start, end)``, keep its rejects, log it: one transaction.
 
-    Raises ``ValueError`` (before touching the database) for naive datetimes, an empty window, a
-    reading outside the window, or one timestamp sent twice with different values.
+    At most ``max_rejects`` (default ``MAX_REJECTS_PER_WINDOW``) rejects are stored, the earliest
+    by timestamp and reason (the same ones on a rerun); ``ingestion_logs.readings_rejected`` counts
+    all of them and ``rejects_not_stored`` the rest. Raises ``ValueError`` (before touching the
+    database) for naive datetimes, an empty window, a reading outside the window, or one timestamp
+    sent twice with different values.
     """
     require_text(organization_id, "organization_id")
     check_window(start, end)
@@ -184,9 +193,11 @@ def write_window(
         require_aware(rej.reading.ts, f"channel {channel_id}: rejected reading timestamp")
         require_text(rej.reason, f"channel {channel_id}: rejected reading reason")
 
+    stored, cap = _capped(rejected, max_rejects)
+    not_stored = len(rejected) - len(stored)
     log_row = _log_params(
         organization_id, channel_id, start, end, fetched=fetched, inserted=len(rows), rejected=len(rejected),
-        run_id=run_id,
+        run_id=run_id, not_stored=not_stored,
     )
     with own_transaction(conn) as cur:
         with conn.pipeline():  # one round trip: the lock, then (with readings) the empty-window probe
@@ -203,12 +214,12 @@ def write_window(
             inserted, updated = _copy_new_window(cur, channel_id, log_id, rows), 0
         else:
             inserted, updated = _upsert_window(cur, channel_id, log_id, rows) if rows else (0, 0)
-        if rejected:
+        if stored:
             cur.executemany(
                 _UPSERT_REJECTED,
                 [
                     (channel_id, r.reading.ts, *r.reading.values(), r.reason, r.detail or None, start, end, log_id)
-                    for r in rejected
+                    for r in stored
                 ],
             )
         unchanged = len(rows) - inserted - updated
@@ -216,8 +227,14 @@ def write_window(
             cur.execute(_LOG_COUNTS, {"inserted": inserted, "updated": updated, "unchanged": unchanged,
                                       "log_id": log_id})
     result = WindowWrite(
-        inserted=inserted, updated=updated, unchanged=unchanged, rejected=len(rejected), log_id=log_id
+        inserted=inserted, updated=updated, unchanged=unchanged, rejected=len(rejected), log_id=log_id,
+        rejects_not_stored=not_stored,
     )
+    if not_stored:
+        log.warning(
+            "channel %s [%s, %s): %s rejected reading(s), %s stored (cap %s per window), %s counted only",
+            channel_id, start.isoformat(), end.isoformat(), len(rejected), len(stored), cap, not_stored,
+        )
     log.info(
         "channel %s [%s, %s): fetched %s, inserted %s, updated %s, unchanged %s, rejected %s",
         channel_id,
@@ -230,6 +247,16 @@ def write_window(
         result.rejected,
     )
     return result
+
+
+def _capped(rejected: Sequence[Rejected], max_rejects: int | None) -> tuple[Sequence[Rejected], int]:
+    """The rejects to store (the earliest by timestamp and reason: a rerun stores the same) and the cap."""
+    cap = MAX_REJECTS_PER_WINDOW if max_rejects is None else max_rejects
+    if cap < 0:
+        raise ValueError(f"max_rejects must be >= 0, got {cap}")
+    if len(rejected) <= cap:
+        return rejected, cap
+    return sorted(rejected, key=lambda r: (r.reading.ts, r.reason))[:cap], cap
 
 
 def _log_params(
@@ -246,12 +273,14 @@ def _log_params(
     status: str = "success",
     error_message: str | None = None,
     run_id: str | None = None,
+    not_stored: int = 0,
 ) -> dict[str, Any]:
     """The named parameters of ``_INSERT_LOG`` / ``_LOG_NEW_WINDOW``."""
     return {
         "organization_id": organization_id, "channel_id": channel_id, "start": start, "end": end,
         "fetched": fetched, "inserted": inserted, "rejected": rejected, "updated": updated,
         "unchanged": unchanged, "status": status, "error_message": error_message, "run_id": run_id,
+        "not_stored": not_stored,
     }
 
 
@@ -293,6 +322,7 @@ def log_window_failure(
     """Record a failed pull of ``[start, end)`` as an ``ingestion_logs`` row with status 'failure'."""
     require_text(organization_id, "organization_id")
     check_window(start, end)
+    error = redact(error)  # stored rows outlive the log masker's reach
     message = error if len(error) <= _MAX_ERROR_CHARS else error[: _MAX_ERROR_CHARS - 1] + "…"
     with own_transaction(conn) as cur:
         cur.execute(
@@ -329,7 +359,7 @@ def record_sync_status(conn: Connection, rows: Sequence[SyncStatus]) -> None:
                     r.last_reading_timestamp,
                     r.readings_count,
                     r.sync_status,
-                    r.error_message,
+                    redact_optional(r.error_message),
                 )
                 for r in rows
             ],
