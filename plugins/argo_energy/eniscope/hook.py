@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import tenacity
@@ -32,6 +32,7 @@ from argo_energy.eniscope.parsing import (
     page_count,
     parse_channel,
     parse_device,
+    parse_each,
     parse_organization,
     parse_readings,
     readings_params,
@@ -39,7 +40,7 @@ from argo_energy.eniscope.parsing import (
 )
 from argo_energy.eniscope.totals import daily_totals_params, parse_daily_totals
 from argo_energy.eniscope.transport import EniscopeTransport
-from argo_energy.models import Channel, Device, Organization, ReadingsBatch
+from argo_energy.models import Channel, Device, Organization, QuarantinedRecord, ReadingsBatch
 from argo_energy.settings import ENISCOPE_CONN_ID
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_FIELDS", "MAX_PAGES", "EniscopeHook", "EniscopeSettings"]
@@ -47,6 +48,9 @@ __all__ = ["DEFAULT_BASE_URL", "DEFAULT_FIELDS", "MAX_PAGES", "EniscopeHook", "E
 # A server that never stops paging must not loop forever: 1,000 pages of 100 is 100,000 records,
 # far more than any account has channels; past it the list is refused as malformed.
 MAX_PAGES = 1_000
+# The id field of each kind of catalog record (named in its quarantine row).
+CATALOG_ID_KEYS = {"organization": "organizationId", "device": "deviceId", "channel": "dataChannelId"}
+_T = TypeVar("_T")
 
 
 class EniscopeHook(BaseHook):
@@ -76,6 +80,8 @@ class EniscopeHook(BaseHook):
         self._settings: EniscopeSettings | None = None
         self._transport: EniscopeTransport | None = None
         self._channel_cache: dict[str | None, list[dict[str, Any]]] = {}
+        # Catalog records the list methods left out (parsing.parse_each), for the metadata task.
+        self.quarantined: list[QuarantinedRecord] = []
 
     # ------------------------------------------------------------------ connection and transport
 
@@ -160,9 +166,19 @@ class EniscopeHook(BaseHook):
 
     # ------------------------------------------------------------------ public API
 
+    def _parse_each(
+        self, items: Sequence[Mapping[str, Any]], parse: Callable[[Mapping[str, Any]], _T], kind: str
+    ) -> list[_T]:
+        """Parse records one by one; a bad one is logged and kept in ``self.quarantined``."""
+        good, bad = parse_each(items, parse, kind, CATALOG_ID_KEYS[kind])
+        for record in bad:
+            self.log.warning("Eniscope %s %s quarantined: %s", kind, record.record_id, record.detail)
+        self.quarantined.extend(bad)
+        return good
+
     def list_organizations(self) -> list[Organization]:
         """Every organisation visible to the account (all pages)."""
-        return [parse_organization(obj) for obj in self._paged("organizations", "organizations")]
+        return self._parse_each(self._paged("organizations", "organizations"), parse_organization, "organization")
 
     def get_organization(self, org_id: str) -> Organization:
         """One organisation by id."""
@@ -176,17 +192,17 @@ class EniscopeHook(BaseHook):
 
     def list_channels(self, organization_id: str | None = None) -> list[Channel]:
         """Channels (``dataChannelId``) of one organisation, or every visible one."""
-        return [parse_channel(obj) for obj in self._raw_channels(organization_id, refresh=True)]
+        return self._parse_each(self._raw_channels(organization_id, refresh=True), parse_channel, "channel")
 
     def list_devices(self, organization_id: str | None = None) -> list[Device]:
         """Metering devices the channels refer to: ``/meters`` plus any only seen on a channel."""
         params = [("organization", str(organization_id))] if organization_id is not None else []
-        meters = [parse_device(obj) for obj in self._paged("meters", "meters", params)]
-        from_channels = [
-            parse_device(obj)
-            for obj in self._raw_channels(organization_id, refresh=False)
-            if obj.get("deviceId") not in (None, "")
-        ]
+        meters = self._parse_each(self._paged("meters", "meters", params), parse_device, "device")
+        from_channels = self._parse_each(
+            [obj for obj in self._raw_channels(organization_id, refresh=False) if obj.get("deviceId") not in (None, "")],
+            parse_device,
+            "device",
+        )
         devices = merge_devices(meters, from_channels)
         self.log.info(
             "Eniscope devices: %d (%d from /meters, %d only on channels)",

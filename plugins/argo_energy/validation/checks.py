@@ -23,6 +23,8 @@ from argo_energy.validation import rollups as rollup_check
 from argo_energy.validation.config import ValidationConfig
 from argo_energy.validation.days import ChannelDay, ChannelScope
 from argo_energy.validation.power_quality import POWER_QUALITY_CHECKS
+from argo_energy.validation.quarantine import NAME as QUARANTINE_CHECK
+from argo_energy.validation.quarantine import check_catalog_quarantine
 from argo_energy.validation.reconcile import check_reconciliation, check_source_totals
 from argo_energy.validation.results import FAIL, PASS, CheckResult
 from argo_energy.validation.schema import EXPECTED_RELATIONS, evaluate_schema
@@ -395,6 +397,8 @@ CHECKS: tuple[CheckSpec, ...] = (
               run=check_never_reported),
     *(CheckSpec(name, severity, summary, run=run) for name, severity, summary, run in POWER_QUALITY_CHECKS),
     CheckSpec(rollup_check.CHECK_NAME, rollup_check.SEVERITY, rollup_check.SUMMARY, run=rollup_check.check_rollups),
+    CheckSpec(QUARANTINE_CHECK, "warn", "no organisation, device or channel record left out by the metadata sync",
+              run=check_catalog_quarantine),
 )
 CHECKS_BY_NAME: dict[str, CheckSpec] = {c.name: c for c in CHECKS}
 CHECK_NAMES: tuple[str, ...] = tuple(CHECKS_BY_NAME)
