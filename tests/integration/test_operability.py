@@ -179,3 +179,27 @@ def test_report_delivery_without_bookkeeping_still_sends(webhook_receiver, monke
     monkeypatch.setattr(delivery.render, "slack_text", lambda headline, url: "report")
     assert tasks.slack_report(REPORT, run=("d", "r"))["sent"] is True
     assert len(webhook_receiver.wait_for(1, timeout=5)) == 1
+
+
+def test_deadline_callback_through_airflows_callback_runner(airflow_db, webhook_receiver, smtp_receiver, monkeypatch):
+    """The DeadlineAlert's SyncCallback, as the executor's callback runner calls it: one post, one email."""
+    import structlog
+    from airflow.sdk.execution_time.callback_supervisor import execute_callback
+
+    from argo_energy.dag_defaults import deadline
+
+    monkeypatch.setenv("AIRFLOW_VAR_ALERT_EMAILS", '["ops@argo.test"]')
+    alert = deadline("daily_sync", "the daily sync finished by 06:00 UTC")
+    context = {"dag_run": {"dag_id": DAG_ID, "dag_run_id": "scheduled__2026-11-03T02:00:00+00:00",
+                           "state": "running"},
+               "deadline": {"id": "x", "deadline_time": "2026-11-03T06:00:00+00:00"}}
+    ok, error = execute_callback(alert.callback.path, {**alert.callback.kwargs, "context": context},
+                                 "", None, structlog.get_logger())
+    assert ok, error
+    posts, mails = webhook_receiver.wait_for(2, timeout=3), smtp_receiver.wait_for(2, timeout=3)
+    assert len(posts) == 1, posts
+    assert len(mails) == 1, mails
+    text = posts[0].json()["text"]
+    assert f"Airflow deadline missed: {DAG_ID}" in text
+    assert "2026-11-03T06:00:00+00:00" in text
+    assert "finished by 06:00 UTC" in text
