@@ -41,6 +41,7 @@ def test_readonly_connection_is_preferred(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(tasks, "connection_or_none", lambda conn_id: object())
     assert tasks.report_conn_id() == "energy_db_readonly"
     monkeypatch.setattr(tasks, "connection_or_none", lambda conn_id: None)
+    monkeypatch.setattr(tasks, "get_variable", lambda name: "true")  # report_allow_writer_conn
     assert tasks.report_conn_id() == "energy_db"
 
 

@@ -75,7 +75,7 @@ def test_headline_and_messages() -> None:
     assert h["peak_local"] == "2026-10-26T09:00:00"
     text = render.slack_text(h, "file:///r/x.html")
     lines = text.splitlines()
-    assert lines[0] == "*Weekly energy report: Plant & <Co> (s<1>), week 2026-W44*"
+    assert lines[0] == "*Weekly energy report: Plant &amp; &lt;Co&gt; (s&lt;1&gt;), week 2026-W44*", "mrkdwn-escaped"
     assert "• Total energy: 16.8 kWh" in lines
     assert "• vs previous week: +67.5% (10.0 kWh)" in lines
     assert "• vs same week last year: n/a (n/a)" in lines
