@@ -85,6 +85,20 @@ class Win:
     readings: list[Any]
 
 
+def _power_quality(rng: random.Random, kw: float) -> dict[str, float]:
+    """Every power-quality field (issue 19): the write path is measured with all 28 value columns."""
+    values = {"apparent_power_kva": round(kw / 0.93, 3), "frequency_hz": round(59.95 + 0.1 * rng.random(), 3),
+              "current_thd_pct": round(3 + 5 * rng.random(), 2), "neutral_current_a": round(kw * 0.3, 3),
+              "cost": round(kw * 0.25 * 0.15, 4)}
+    for phase in (1, 2, 3):
+        share = kw * (0.3 + 0.05 * phase)
+        values |= {f"energy_kwh_l{phase}": round(share * 0.25, 4), f"power_kw_l{phase}": round(share, 3),
+                   f"voltage_v_l{phase}": round(228 + 4 * rng.random(), 2),
+                   f"current_a_l{phase}": round(share * 1000 / 230, 3),
+                   f"power_factor_l{phase}": round(0.9 + 0.09 * rng.random(), 3)}
+    return values
+
+
 def make_readings(ids: Sequence[int], days: int, *, revision: float = 0.0) -> dict[int, list[Any]]:
     """Per channel, ``days * 96`` readings from START; ``revision`` scales every value (late corrections)."""
     from argo_energy.models import Reading
@@ -104,6 +118,7 @@ def make_readings(ids: Sequence[int], days: int, *, revision: float = 0.0) -> di
                     current_a=round(kw * 1000 / 230 / 3, 3),
                     power_factor=round(0.9 + 0.09 * rng.random(), 3),
                     reactive_power_kvar=round(kw * 0.3, 3),
+                    **_power_quality(rng, kw),
                 )
             )
         out[cid] = rows
