@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from argo_energy.validation.checks import CHECK_NAMES
+from argo_energy.warehouse.rollups import refresh_rollups
 from tests.integration.test_validation_checks import KOLKATA, NY, Plant, build_warehouse, midnight
 
 pytestmark = pytest.mark.integration
@@ -50,7 +51,7 @@ def load_dag() -> Any:
 
 def plant_world(dsn: str, gaps: dict[int, list[datetime]] | None = None) -> None:
     """Complete 15-minute data for every channel from 9 local days before AS_OF up to AS_OF - 1 h,
-    a success log per local day, and a refreshed mv_hourly_usage; ``gaps`` are left out."""
+    a success log per local day, and refreshed rollups (V009); ``gaps`` are left out."""
     gaps = gaps or {}
     with psycopg.connect(dsn) as conn:
         plant = Plant(conn)
@@ -62,8 +63,8 @@ def plant_world(dsn: str, gaps: dict[int, list[datetime]] | None = None) -> None
             first = AS_OF.astimezone(ZoneInfo(tz)).date() - timedelta(days=9)
             plant.readings(cid, midnight(first, tz), AS_OF - timedelta(hours=1), skip=gaps.get(cid, ()))
             plant.daily_logs(cid, org, tz, [first + timedelta(days=i) for i in range(9)])
-        conn.execute("SELECT argo_refresh_matview('mv_hourly_usage')")
         conn.commit()
+        refresh_rollups(conn)
 
 
 @pytest.fixture
@@ -130,7 +131,8 @@ def test_failures_alert_and_heal_each_incomplete_day_once(validation_env, monkey
             'UPDATE readings SET energy_kwh = -0.2 WHERE channel_id = 102 AND "timestamp" = %s',
             (midnight(date(2025, 10, 30), NY) + timedelta(hours=8),),
         )
-        conn.execute("SELECT argo_refresh_matview('mv_hourly_usage')")
+        conn.commit()
+        refresh_rollups(conn)
 
     first = load_dag().test(logical_date=AS_OF, run_conf=NO_ENISCOPE)
 
@@ -191,3 +193,38 @@ def test_failures_alert_and_heal_each_incomplete_day_once(validation_env, monkey
     assert all(f["healed"] and f["healed"].startswith("triggered by heal__") for f in details), details
     assert len(validation_env["smtp"].wait_for(2)) == 2, "email still sent without Slack"
     assert len(validation_env["webhook"].items) == 1, "no Slack POST without its connection"
+
+
+def test_rollups_check_finds_a_wrong_meter_day_and_rebuilds_it(validation_env):
+    """The ``rollups`` check inside a real run: a meter-day of the daily rollup changed behind the
+    triggers' back is a finding, and the run rebuilds it from the readings."""
+    dsn = validation_env["dsn"]
+    plant_world(dsn)
+    day = date(2025, 10, 30)
+    recompute = (
+        "SELECT count(*), sum(energy_kwh::float8) FROM readings WHERE channel_id = 102 "
+        "AND energy_kwh IS NOT NULL AND energy_kwh <> 0 AND power_kw IS NOT NULL AND power_kw <> 0 "
+        "AND (\"timestamp\" AT TIME ZONE 'America/New_York')::date = %s"
+    )
+    stored = "SELECT reading_count, total_energy_kwh FROM rollup_daily_usage WHERE meter_id = 102 AND reading_date = %s"
+    with psycopg.connect(dsn) as conn:
+        (truth,) = conn.execute(recompute, (day,)).fetchall()
+        assert truth[0] == 96, "the planted day is complete"
+        conn.execute("UPDATE rollup_daily_usage SET reading_count = 7, total_energy_kwh = 0 "
+                     "WHERE meter_id = 102 AND reading_date = %s", (day,))
+
+    # Every meter-day of the lookback is sampled (3 meters x ~8 days < 500): the check cannot miss it.
+    run = load_dag().test(logical_date=AS_OF, run_conf={"rollup_sample_days": 500})
+
+    found = results(dsn, run.run_id)
+    assert found["rollups"][:3] == ("warn", "fail", 1), found["rollups"]
+    assert found["rollups"][3:] == ([102], [day]), "the finding names the meter and its local day"
+    with psycopg.connect(dsn) as conn:
+        (details,) = conn.execute(
+            "SELECT details FROM validation_results WHERE run_id = %s AND check_name = 'rollups'", (run.run_id,),
+        ).fetchone()
+        (after,) = conn.execute(stored, (day,)).fetchall()
+    assert [(f["readings_in_rollup"], f["readings_now"], f["rebuilt"]) for f in details] == [(7, 96, True)], details
+    assert after[0] == truth[0], f"meter 102 on {day} rebuilt: expected {truth[0]} readings, stored {after[0]}"
+    assert after[1] == pytest.approx(truth[1], rel=1e-9), f"meter 102 on {day} rebuilt: kWh {after[1]} != {truth[1]}"
+    assert task_states(run)["check_rollups"] == "success", "a warn-level finding does not fail its check task"
