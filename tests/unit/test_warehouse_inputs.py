@@ -125,6 +125,9 @@ def test_view_files_are_named_after_their_view() -> None:
         "v_readings_hourly",
         "v_readings_daily",
         "v_readings_monthly",
+        "v_power_quality_intervals",
+        "v_power_quality_hourly",
+        "v_power_quality_daily",
     ]
     for path in VIEW_FILES:
         text = (Path(__file__).resolve().parents[2] / "include" / "sql" / path).read_text()
