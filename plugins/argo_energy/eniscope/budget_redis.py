@@ -1,6 +1,6 @@
 """The shared Eniscope request budget in Redis (extra ``budget_backend: "redis"``).
 
-Same arithmetic as ``budget.reserve`` and the SQL function of V008, in a Lua script that Redis runs
+Same arithmetic as ``budget_math.reserve`` and the SQL function of V008, in a Lua script that Redis runs
 atomically: one round trip per take, Redis's own clock (``TIME``) so that workers with skewed clocks
 agree. State per account: hash ``argo:eniscope_budget:<sha256>`` (``tat``, ``paused_until``,
 ``taken``, ``refused``, ``waited_s``, ``pauses``), expiring a day after its last use.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from argo_energy.eniscope.budget import BudgetUnavailable, Grant
+from argo_energy.eniscope.budget_math import BudgetUnavailable, Grant
 from argo_energy.eniscope.errors import EniscopeTransientError
 
 __all__ = ["KEY_PREFIX", "RedisBackend"]
@@ -57,7 +57,7 @@ redis.call('EXPIRE', KEYS[1], """ + str(TTL_SECONDS) + """)
 return {string.format('%.6f', wait), booked, taken, string.format('%.6f', now)}
 """
 
-# KEYS[1] = account hash; ARGV = seconds, rate, burst, now ('' = Redis's clock); as budget.pause_state
+# KEYS[1] = account hash; ARGV = seconds, rate, burst, now ('' = Redis's clock); as budget_math.pause_state
 PAUSE = _NOW + """
 local until_at = now + tonumber(ARGV[1])
 local tau = (math.max(tonumber(ARGV[3]), 1) - 1) / tonumber(ARGV[2])
