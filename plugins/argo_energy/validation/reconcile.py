@@ -162,7 +162,7 @@ def source_slots_kwh(hook: EniscopeHook, day: ChannelDay) -> float | None:
 
 def _priors(conn: Connection, days: Sequence[ChannelDay]) -> dict[int, Prior]:
     rows = fetch(conn, "validation/reconcile_state.sql", {**day_arrays(days), "days": [d.local_date for d in days]})
-    return {int(idx): Prior(*(None if v is None else v for v in rest)) for idx, *rest in rows}
+    return {int(idx): Prior(*rest) for idx, *rest in rows}
 
 
 def _compare_channel(hook: EniscopeHook, cfg: ValidationConfig, days: Sequence[ChannelDay],
