@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -176,6 +177,23 @@ def test_unavailable_shared_state_falls_back_to_the_process_bucket(caplog):
     budget.acquire()
     assert budget.stats().backend == "memory"
     assert backend.state.taken == 1
+
+
+def test_redis_backend_without_the_redis_package_names_it_and_paces_per_process(monkeypatch, caplog):
+    from argo_energy.eniscope.budget_redis import RedisBackend
+
+    monkeypatch.setitem(sys.modules, "redis", None)  # `import redis` raises ImportError
+    with pytest.raises(BudgetUnavailable, match="package 'redis' is not installed"):
+        RedisBackend(url="redis://127.0.0.1:6379/0").take("a" * 64, 5, 1, 60)
+    clock = FakeClock()
+    budget = SharedBudget("a" * 64, 5, 1, 60, RedisBackend(url="redis://127.0.0.1:6379/0"), clock=clock,
+                          sleep=clock.sleep)
+    with caplog.at_level(logging.WARNING):
+        budget.acquire()
+        budget.acquire()
+    assert clock.now - 1000.0 == pytest.approx(0.2), "paced at 5/s by the process bucket"
+    assert budget.stats().backend.startswith("process (no redis: the Python package 'redis' is not installed")
+    assert "package 'redis'" in caplog.text
 
 
 def test_rate_zero_is_off():

@@ -7,6 +7,10 @@ agree. State per account: hash ``argo:eniscope_budget:<sha256>`` (``tat``, ``pau
 
 Connection ``budget_conn_id`` (default ``redis_default``, type ``redis``): host, port, password,
 extra ``db`` (or the schema) = database number.
+
+The ``redis`` client package is imported only when a deployment selects this backend. It is in the
+runtime lock through the Celery provider (``kombu``); a deployment without it gets a warning naming
+the package and paces per process (``BudgetUnavailable``), like one whose Redis connection is missing.
 """
 
 from __future__ import annotations
@@ -72,6 +76,18 @@ return string.format('%.6f', math.max(until_at, current))
 """
 
 
+def _redis_module() -> Any:
+    """The ``redis`` package, or ``BudgetUnavailable`` naming it (imported lazily: only this backend needs it)."""
+    try:
+        import redis
+    except ImportError as exc:
+        raise BudgetUnavailable(
+            "the Python package 'redis' is not installed (budget_backend 'redis' needs it: install "
+            f"apache-airflow-providers-celery, which pulls it in, or 'redis' itself): {exc}"
+        ) from None
+    return redis
+
+
 class RedisBackend:
     """The bucket in Redis: one ``EVALSHA`` per take."""
 
@@ -84,8 +100,7 @@ class RedisBackend:
         self._lock = threading.Lock()
 
     def _connect(self) -> Any:
-        import redis
-
+        redis = _redis_module()
         if self.url is not None:
             return redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
         from argo_energy.settings import connection_or_none
@@ -105,8 +120,7 @@ class RedisBackend:
         )
 
     def _call(self, which: int, account: str, args: list[Any]) -> Any:
-        import redis
-
+        redis = _redis_module()
         with self._lock:
             if self._client is None or self._scripts is None:
                 self._client = self._connect()
