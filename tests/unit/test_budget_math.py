@@ -196,6 +196,24 @@ def test_redis_backend_without_the_redis_package_names_it_and_paces_per_process(
     assert "package 'redis'" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("rate", "windows", "expected"),
+    [
+        (20, 280, 10),  # R x 0.5 s: one task alone keeps 20 requests/s busy at 0.5 s per window
+        (40, 280, 10),  # never more than MAX_WINDOW_WORKERS connections per task
+        (5, 280, 4),  # the operator's max_workers, as before
+        (1, 280, 1),  # a thread does >= 1 window/s: more would only wait for turns
+        (20, 3, 3),  # never more threads than windows
+        (0, 280, 4),  # no budget: max_workers
+    ],
+)
+def test_window_threads_follow_the_budget(rate, windows, expected):
+    from argo_energy.ingest.readings import MAX_WINDOW_WORKERS, WINDOW_SECONDS, window_workers
+
+    assert (WINDOW_SECONDS, MAX_WINDOW_WORKERS) == (0.5, 10)
+    assert window_workers(rate, windows, 4) == expected
+
+
 def test_rate_zero_is_off():
     budget = SharedBudget("a" * 64, 0, 1, 60, None)
     assert budget.acquire() == 0.0

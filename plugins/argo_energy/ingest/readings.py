@@ -255,6 +255,22 @@ def _account(outcome: ChannelOutcome, result: _Result) -> None:
     outcome.rejected += result.rejected
 
 
+# Window threads of one task (issue 16): a thread does one window at a time (API round trip, screening,
+# write), so keeping a budget of R requests/s busy alone takes about R x WINDOW_SECONDS of them.
+WINDOW_SECONDS = 0.5
+MAX_WINDOW_WORKERS = 10  # each thread holds a hook session and a warehouse connection
+
+
+def window_workers(rate: float, windows: int, max_workers: int) -> int:
+    """Threads for ``windows`` windows under a budget of ``rate`` requests/s (0 = unlimited: ``max_workers``):
+    ``ceil(rate x WINDOW_SECONDS)``, at least ``min(max_workers, ceil(rate))``, at most ``MAX_WINDOW_WORKERS``."""
+    if rate <= 0:
+        wanted = max_workers
+    else:
+        wanted = min(MAX_WINDOW_WORKERS, max(min(max_workers, math.ceil(rate)), math.ceil(rate * WINDOW_SECONDS)))
+    return max(1, min(wanted, windows))
+
+
 def sync_windows(
     targets: Sequence[ChannelTarget],
     *,
@@ -271,9 +287,8 @@ def sync_windows(
 ) -> list[ChannelOutcome]:
     """Fetch, screen and write every window of ``targets``; a failing window never stops the others.
 
-    Up to ``max_workers`` windows run at once, never more than the hook's requests-per-second
-    budget; each worker has its own hook session and database connection (neither is shared
-    between threads). ``EniscopeAuthError``, ``EniscopeConfigError`` and a lost database stop everything at once.
+    ``window_workers`` windows run at once (enough threads for the hook's requests-per-second budget);
+    each worker has its own hook session and database connection (neither is shared between threads). ``EniscopeAuthError``, ``EniscopeConfigError`` and a lost database stop everything at once.
     """
     outcomes = {t.channel_id: ChannelOutcome(t.channel_id, t.organization_id) for t in targets}
     plan: list[_Work] = []
@@ -306,13 +321,16 @@ def sync_windows(
         hook = make_hook()
         opened.append((hook, conn))
         budget = float(hook.settings.requests_per_second or 0)
-        workers = max(1, min(max_workers, len(todo), math.ceil(budget) if budget > 0 else max_workers))
+        workers = window_workers(budget, len(todo), max_workers)
         for _ in range(workers - 1):
             # Connections are resolved here, in the task's main thread, not inside the workers.
             extra = make_hook()
             _ = extra.settings
             opened.append((extra, make_conn()))
-        logger.info("fetching with %d worker(s); rate budget %s requests/s", workers, budget or "unlimited")
+        logger.info(
+            "fetching with %d worker(s) (R x %gs per window, at most %d); rate budget %s requests/s",
+            workers, WINDOW_SECONDS, MAX_WINDOW_WORKERS, budget or "unlimited",
+        )
         fields = fields_to_request(conn, list(outcomes))
         window_sync = _WindowSync(
             run_id=run_id, now=now, logger=logger, fields=fields, limits=limits, max_rejects=max_rejects
