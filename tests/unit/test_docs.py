@@ -20,7 +20,9 @@ LINKED_DOCS = [README, *DOCS, REPO / "bench" / "README.md", REPO / "tests" / "re
 DATED_FIGURES = [
     re.compile(r"\b\d[\d,]* passed\b"),
     re.compile(r"\b\d+ min \d+ s\b"),
-    re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}"),
+    # A date with a time of day ("2026-12-03 16:30 UTC"); an ISO instant with its offset is a
+    # command's input in an example (--from 2025-03-01T00:00+00:00), not the time of a run.
+    re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(?!(?::\d{2})?(?:[+-]\d{2}:\d{2}|Z))"),
     re.compile(r"\b\d+(\.\d+)? ?s of test time\b"),
     re.compile(r"fresh-clone"),
 ]
