@@ -49,8 +49,8 @@ demo-ui: venv  ## airflow standalone with the DAGs, connections, pool and variab
 bench: venv  ## Benchmarks (bench/), figures and ratios measured side by side
 	$(PY) -m bench.run_all
 
-migrate: venv  ## Apply warehouse migrations by hand (connection energy_db, or DSN=postgresql://...)
-	$(PY) -m argo_energy.warehouse migrate $(if $(DSN),--dsn "$(DSN)",--conn-id energy_db)
+migrate: venv  ## Apply warehouse migrations by hand (connection energy_db_owner, else energy_db; or DSN=postgresql://...)
+	$(PY) -m argo_energy.warehouse migrate $(if $(DSN),--dsn "$(DSN)")
 
 lock:  ## Re-resolve requirements.txt -> requirements.lock (runtime) and requirements-dev.txt -> requirements-dev.lock, with hashes; current pins kept unless UPGRADE=1
 	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q uv; }

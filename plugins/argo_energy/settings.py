@@ -79,6 +79,11 @@ def owner_conn_id() -> str:
     return OWNER_CONN_ID if connection_or_none(OWNER_CONN_ID) is not None else ENERGY_CONN_ID
 
 
+def owner_conn_template() -> str:
+    """``owner_conn_id()`` as a Jinja expression for a templated ``conn_id`` (decided at run time, not parse time)."""
+    return f"{{{{ '{OWNER_CONN_ID}' if conn.get('{OWNER_CONN_ID}') else '{ENERGY_CONN_ID}' }}}}"
+
+
 def parse_flag(raw: Any, name: str) -> bool:
     """A yes/no Variable: unset is False; ``true/false``, ``yes/no``, ``1/0`` (any case); else ``ParamError``."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):

@@ -45,7 +45,13 @@ from argo_energy.dag_defaults import task_timeout
 from argo_energy.ingest.operators import SyncReadingsOperator
 from argo_energy.ingest.status import record_run_status
 from argo_energy.ingest.tasks import apply_warehouse_migrations
-from argo_energy.settings import ENERGY_CONN_ID, ENISCOPE_CONN_ID, ENISCOPE_POOL
+from argo_energy.settings import (
+    ENERGY_CONN_ID,
+    ENISCOPE_CONN_ID,
+    ENISCOPE_POOL,
+    owner_conn_id,
+    owner_conn_template,
+)
 from argo_energy.warehouse.connection import hook_params
 from argo_energy.warehouse.rollups import refresh_step
 from argo_energy.warehouse.views import VIEW_FILES, view_name
@@ -84,7 +90,7 @@ def pull_plan(ti: Any) -> dict[str, Any] | None:
 @task(task_id="apply_migrations", execution_timeout=task_timeout("migrations"))
 def apply_migrations() -> dict[str, Any]:
     """Bring the warehouse schema to the current version (advisory-locked, idempotent)."""
-    return apply_warehouse_migrations(ENERGY_CONN_ID)
+    return apply_warehouse_migrations(owner_conn_id())
 
 
 def sync_readings(
@@ -164,7 +170,8 @@ def build_views_and_refresh(conn_id: str = ENERGY_CONN_ID) -> tuple[Any, Any]:
         builds = [
             SQLExecuteQueryOperator(
                 task_id=f"build_{view_name(path)}",
-                conn_id=conn_id,
+                # DDL: the owner role (energy_db_owner, else energy_db); the refresh stays the writer's.
+                conn_id=owner_conn_template(),
                 sql=path,
                 show_return_value_in_logs=True,
                 hook_params=hook_params("migration"),

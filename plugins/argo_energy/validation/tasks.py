@@ -20,6 +20,7 @@ from argo_energy.settings import (
     VALIDATION_IGNORE_VARIABLE,
     fail,
     get_variable,
+    owner_conn_id,
 )
 from argo_energy.validation.checks import CHECK_NAMES, CHECKS_BY_NAME
 from argo_energy.validation.config import ValidationConfig, config_from_params, parse_channel_id_list
@@ -119,7 +120,8 @@ def _xcom(result: CheckResult) -> dict[str, Any]:
 
 
 def ensure_tables() -> None:
-    with closing(connect()) as conn:
+    """Create the validation tables when missing: DDL, so as the owner role (``owner_conn_id``)."""
+    with closing(connect(owner_conn_id(), "migration")) as conn:
         ensure_schema(conn)
 
 

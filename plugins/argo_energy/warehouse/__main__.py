@@ -27,7 +27,7 @@ from datetime import date, datetime
 
 import psycopg
 
-from argo_energy.settings import ENERGY_CONN_ID
+from argo_energy.settings import ENERGY_CONN_ID, OWNER_CONN_ID, owner_conn_id
 from argo_energy.warehouse.connection import Connection, WarehouseError, connect, own_transaction
 from argo_energy.warehouse.lineage import day_lineage, format_lineage
 from argo_energy.warehouse.migrations import apply_migrations, current_version, load_migrations
@@ -44,7 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("command", choices=COMMANDS)
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--conn-id", default=None, help=f"Airflow connection id (default: {ENERGY_CONN_ID})")
+    target.add_argument(
+        "--conn-id", default=None,
+        help=f"Airflow connection id (default: {OWNER_CONN_ID} when defined, else {ENERGY_CONN_ID})",
+    )
     target.add_argument("--dsn", default=None, help="libpq DSN/URL; also ARGO_WAREHOUSE_DSN")
     parser.add_argument("--meter", type=int, action="append", default=None, help="rebuild-rollups: a meter id")
     parser.add_argument("--from", dest="start", type=_instant, default=None, help="rebuild-rollups: UTC start")
@@ -65,7 +68,8 @@ def _open(args: argparse.Namespace) -> Connection:
     dsn = args.dsn or (None if args.conn_id else os.environ.get("ARGO_WAREHOUSE_DSN"))
     if dsn:
         return psycopg.connect(dsn)
-    return connect(args.conn_id or ENERGY_CONN_ID)
+    # Migrations, view builds and rebuilds are DDL: the owner role by default.
+    return connect(args.conn_id or owner_conn_id())
 
 
 def _status(conn: Connection) -> None:
