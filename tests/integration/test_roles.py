@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from argo_energy.warehouse import apply_migrations, build_views, refresh_hourly_usage
+from argo_energy.warehouse.connection import sql_dir
 from argo_energy.warehouse.migrations import load_migrations
 
 pytestmark = pytest.mark.integration
@@ -297,3 +298,40 @@ def test_v005_regrant_ran_a_planted_statement_and_v010_closes_it(warehouse_dsn: 
     # Nothing planted ran; the real grant to an existing role came back; PUBLIC got nothing.
     assert made == (True, True, True, False)
     assert left == (0,)
+
+
+def test_v009_restores_saved_grants_as_data(warehouse_dsn: str, tmp_path: Path) -> None:
+    """V009 swaps the mv_hourly_usage matview for a table and gives back its saved grants: a row
+    planted in warehouse_view_grants is skipped, not run, while the real grant comes back."""
+    from tests.integration.test_rollups import OLD_MATVIEW
+
+    for migration in load_migrations():
+        if migration.version < 9:
+            (tmp_path / migration.path.name).write_text(migration.sql, encoding="utf-8")
+    views = sql_dir() / "views"
+    grantee = f"argo_t{os.getpid()}_{next(_counter)}_bi"
+    with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
+        apply_migrations(conn, tmp_path)
+        for name in ("010_v_clean_readings", "030_v_sites", "040_v_meters"):
+            conn.execute((views / f"{name}.sql").read_text(encoding="utf-8"))
+        conn.execute("SELECT argo_build_view('materialized view', 'mv_hourly_usage', %s)", (OLD_MATVIEW,))
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(grantee)))
+        try:
+            conn.execute(sql.SQL("GRANT SELECT ON mv_hourly_usage TO {}").format(sql.Identifier(grantee)))
+            conn.execute(
+                "INSERT INTO warehouse_view_grants (view_name, grantee, privilege) VALUES "
+                "('mv_hourly_usage', 'PUBLIC; CREATE TABLE pwned_v009_grantee ()', 'SELECT'), "
+                "('mv_hourly_usage', 'PUBLIC', 'SELECT ON readings TO PUBLIC; CREATE TABLE pwned_v009_privilege (); --')"
+            )
+            assert "V009__rollups" in apply_migrations(conn)
+            made = conn.execute(
+                "SELECT (SELECT relkind FROM pg_class WHERE oid = 'mv_hourly_usage'::regclass),"
+                "       to_regclass('pwned_v009_grantee') IS NULL, to_regclass('pwned_v009_privilege') IS NULL,"
+                "       has_table_privilege(%s, 'mv_hourly_usage', 'SELECT'),"
+                "       has_table_privilege('public', 'readings', 'SELECT')",
+                (grantee,),
+            ).fetchone()
+        finally:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(grantee)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(grantee)))
+    assert made == ("r", True, True, True, False)

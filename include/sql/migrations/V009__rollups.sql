@@ -156,6 +156,31 @@ SELECT a.channel_id, a.day, a.zone,
 
 -- The swap: short, bounded, and whatever mv_hourly_usage was (managed materialized view, or absent
 -- because V003 released the seed's objects in this same run, or on a fresh database).
+-- Saved grants are data, never SQL (V005 pasted them into GRANT %s ... TO %s, so a row planted in
+-- warehouse_view_grants ran as whoever migrated): the privilege must be a table privilege keyword
+-- and the grantee PUBLIC or an existing role (raw or quoted as V005 saved it), quoted as %I here.
+-- A session-temporary function: nothing stays behind. V010 applies the same rule to argo_build_view.
+CREATE FUNCTION pg_temp.argo_v009_restore_grant(p_privilege text, p_object text, p_grantee text)
+RETURNS void LANGUAGE plpgsql AS $grant$
+DECLARE
+    v_role name;
+BEGIN
+    IF p_grantee <> 'PUBLIC' THEN
+        SELECT r.rolname INTO v_role FROM pg_roles r
+         WHERE r.rolname = p_grantee OR quote_ident(r.rolname) = p_grantee LIMIT 1;
+    END IF;
+    IF p_privilege <> ALL (ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'])
+       OR (p_grantee <> 'PUBLIC' AND v_role IS NULL) THEN
+        RAISE WARNING 'V009: not restoring saved grant (%, %) on %: not a table privilege and a role',
+            p_privilege, p_grantee, p_object;
+    ELSIF v_role IS NULL THEN
+        EXECUTE format('GRANT %s ON %I TO PUBLIC', p_privilege, p_object);
+    ELSE
+        EXECUTE format('GRANT %s ON %I TO %I', p_privilege, p_object, v_role);
+    END IF;
+END
+$grant$;
+
 DO $swap$
 DECLARE
     v_saved_timeout text := current_setting('lock_timeout');
@@ -202,7 +227,7 @@ BEGIN
     COMMENT ON TABLE mv_hourly_usage IS
         'Layer 2: clean readings per meter and UTC hour (a table since V009, kept by the rollup refresh).';
     FOR v_grant IN DELETE FROM warehouse_view_grants WHERE view_name = 'mv_hourly_usage' RETURNING grantee, privilege LOOP
-        EXECUTE format('GRANT %s ON mv_hourly_usage TO %s', v_grant.privilege, v_grant.grantee);
+        PERFORM pg_temp.argo_v009_restore_grant(v_grant.privilege, 'mv_hourly_usage', v_grant.grantee);
     END LOOP;
     -- The dependents come back at once, from their recorded definitions (hash unchanged: the next
     -- view build leaves them alone), with their grants.
@@ -210,7 +235,7 @@ BEGIN
         EXECUTE format('CREATE VIEW %I AS %s', v_name,
                        (SELECT w.definition FROM warehouse_view_definitions w WHERE w.view_name = v_name));
         FOR v_grant IN DELETE FROM warehouse_view_grants WHERE view_name = v_name RETURNING grantee, privilege LOOP
-            EXECUTE format('GRANT %s ON %I TO %s', v_grant.privilege, v_name, v_grant.grantee);
+            PERFORM pg_temp.argo_v009_restore_grant(v_grant.privilege, v_name, v_grant.grantee);
         END LOOP;
         RAISE NOTICE 'recreated % over the mv_hourly_usage table', v_name;
     END LOOP;
