@@ -141,8 +141,11 @@ def child_batch(batch_file: Path) -> int:
     return 0
 
 
-def run_concurrent_tasks(sim: Any, conf: dict[str, Any], tasks: int, channels: int, rps: float) -> dict[str, Any]:
-    """``tasks`` readings tasks in as many processes at once on one fresh database."""
+def run_concurrent_tasks(
+    sim: Any, conf: dict[str, Any], tasks: int, channels: int, rps: float, **eniscope_extra: Any
+) -> dict[str, Any]:
+    """``tasks`` readings tasks in as many processes at once on one fresh database (``eniscope_extra``:
+    more connection extras, e.g. ``budget_backend``)."""
     import tempfile
 
     from argo_energy.ingest.tasks import apply_warehouse_migrations, sync_metadata_backfill, validate_backfill
@@ -151,7 +154,7 @@ def run_concurrent_tasks(sim: Any, conf: dict[str, Any], tasks: int, channels: i
     work = Path(tempfile.mkdtemp(prefix="argo-bench-concurrent-"))
     try:
         with common.fresh_database("concurrent", migrate=False) as dsn:
-            airflow_env.set_connections(dsn, sim, requests_per_second=rps)
+            airflow_env.set_connections(dsn, sim, requests_per_second=rps, **eniscope_extra)
             request = validate_backfill(conf)
             apply_warehouse_migrations(ENERGY_CONN_ID)
             plan = sync_metadata_backfill(request, batch_size=-(-channels // tasks))
