@@ -2,10 +2,12 @@
 -- a run touched; rollup_daily_usage holds the per meter and site-local day aggregates that
 -- v_readings_daily and v_readings_monthly read.
 --
--- * rollup_queue: append-only markers written by triggers, (channel_id, UTC hour) of every row a
---   statement inserted, updated (old and new hour) or deleted in readings. (channel_id, NULL) = every
---   local day of that meter (its site's timezone or its site changed); (NULL, NULL) = everything
---   (TRUNCATE readings). No unique key and no ON CONFLICT: a marker is invisible until its writer
+-- * rollup_queue: append-only markers written by triggers, one per channel a statement inserted,
+--   updated (old and new rows) or deleted rows of in readings: (channel_id, first UTC hour, last
+--   UTC hour) of those rows; the refresh expands the range to its hours (a superset of the hours
+--   written: exact, and one small row per channel and statement instead of one per hour).
+--   (channel_id, NULL) = every local day of that meter (its site's timezone or its site changed);
+--   (NULL, NULL) = everything (TRUNCATE readings). No unique key and no ON CONFLICT: a marker is invisible until its writer
 --   commits, so the refresh (include/sql/rollups/, argo_energy.warehouse.rollups) can never delete a
 --   marker whose change it did not see. No index either: the refresh deletes the whole visible queue.
 -- * Statement-level triggers with transition tables (COPY fires them too): one INSERT into the queue
@@ -25,10 +27,11 @@ CREATE TABLE IF NOT EXISTS rollup_queue (
     id         bigserial   NOT NULL,
     channel_id integer,
     hour       timestamptz,
+    hour_to    timestamptz,
     queued_at  timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 COMMENT ON TABLE rollup_queue IS
-    'Append-only markers of changed readings: (channel, UTC hour); (channel, NULL) all days of a meter; (NULL, NULL) everything.';
+    'Append-only markers of changed readings: (channel, first UTC hour, last UTC hour); (channel, NULL) all days of a meter; (NULL, NULL) everything.';
 
 CREATE TABLE IF NOT EXISTS rollup_daily_usage (
     meter_id           integer          NOT NULL,
@@ -54,13 +57,17 @@ COMMENT ON TABLE rollup_daily_usage IS
 CREATE OR REPLACE FUNCTION argo_rollup_mark() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
+    -- min/max per channel, not DISTINCT hours: one aggregate pass and one queue row per channel
+    -- (a window's COPY writes one channel: one row), what keeps the write path near plain COPY.
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO rollup_queue (channel_id, hour)
-        SELECT DISTINCT o.channel_id, date_trunc('hour', o."timestamp", 'UTC') FROM argo_old_rows o;
+        INSERT INTO rollup_queue (channel_id, hour, hour_to)
+        SELECT o.channel_id, date_trunc('hour', min(o."timestamp"), 'UTC'), date_trunc('hour', max(o."timestamp"), 'UTC')
+          FROM argo_old_rows o GROUP BY o.channel_id;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO rollup_queue (channel_id, hour)
-        SELECT DISTINCT n.channel_id, date_trunc('hour', n."timestamp", 'UTC') FROM argo_new_rows n;
+        INSERT INTO rollup_queue (channel_id, hour, hour_to)
+        SELECT n.channel_id, date_trunc('hour', min(n."timestamp"), 'UTC'), date_trunc('hour', max(n."timestamp"), 'UTC')
+          FROM argo_new_rows n GROUP BY n.channel_id;
     END IF;
     RETURN NULL;
 END
