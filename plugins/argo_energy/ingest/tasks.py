@@ -81,7 +81,7 @@ log = logging.getLogger(__name__)
 
 def apply_warehouse_migrations(energy_conn_id: str = ENERGY_CONN_ID) -> dict[str, Any]:
     """Bring the warehouse schema to the current version (idempotent, advisory-locked)."""
-    conn = connect(energy_conn_id)
+    conn = connect(energy_conn_id, "migration")  # migration timeouts: long statements, short lock waits
     try:
         applied = apply_migrations(conn)
         version = current_version(conn)
