@@ -288,7 +288,8 @@ def sync_windows(
     """Fetch, screen and write every window of ``targets``; a failing window never stops the others.
 
     ``window_workers`` windows run at once (enough threads for the hook's requests-per-second budget);
-    each worker has its own hook session and database connection (neither is shared between threads). ``EniscopeAuthError``, ``EniscopeConfigError`` and a lost database stop everything at once.
+    each worker has its own hook session and database connection (neither is shared between threads).
+    ``EniscopeAuthError``, ``EniscopeConfigError`` and a lost database stop everything at once.
     """
     outcomes = {t.channel_id: ChannelOutcome(t.channel_id, t.organization_id) for t in targets}
     plan: list[_Work] = []
