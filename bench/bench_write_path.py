@@ -27,6 +27,14 @@ and with ``synchronous_commit = off`` on the session (``*_async``), which takes 
 every commit (``commit_floor``: one small committed transaction per window) out of the picture.
 Target: upsert first load >= 0.7 x plain COPY at the same granularity.
 
+Since V009 every statement on ``readings`` also fires the rollup triggers (one marker row per
+(channel, UTC hour) the statement touched, appended to ``rollup_queue``; the rollups themselves are
+recomputed by the refresh step, never inside the window's transaction). ``copy_day`` fires them
+too; ``copy_day_bare`` is the same COPY with the rollup triggers disabled (ALTER TABLE ... DISABLE
+TRIGGER around the method), the plain COPY of before V009: the issue's ratio is the upsert with
+its rollup upkeep over that. The markers were one row per (channel, UTC hour) first (0.655 of bare
+COPY, 2026-12-03) and are one (channel, first hour, last hour) row per channel and statement now.
+
 The COPY path was first measured here as a proposal (``bench/proposed/write_window.py``, 0.80 of
 COPY per window against 0.60 for the staged upsert, 2026-11-25) and then adopted in the store.
 
@@ -182,6 +190,25 @@ def copy_bulk(conn: psycopg.Connection[Any], wins: Sequence[Win]) -> dict[str, i
     return {"inserted": sum(len(w.readings) for w in wins)}
 
 
+ROLLUP_TRIGGERS = ("argo_rollup_readings_insert", "argo_rollup_readings_update", "argo_rollup_readings_delete")
+
+
+def copy_bare(conn: psycopg.Connection[Any], wins: Sequence[Win]) -> dict[str, int]:
+    """``copy_per_window`` with the rollup triggers of V009 disabled: COPY as it was before them."""
+    from psycopg import sql
+
+    def toggle(action: str) -> None:
+        for name in ROLLUP_TRIGGERS:
+            conn.execute(sql.SQL("ALTER TABLE readings {} TRIGGER {}").format(sql.SQL(action), sql.Identifier(name)))
+        conn.commit()
+
+    toggle("DISABLE")
+    try:
+        return copy_per_window(conn, wins)
+    finally:
+        toggle("ENABLE")
+
+
 def staged(conn: psycopg.Connection[Any], wins: Sequence[Win]) -> dict[str, int]:
     """``upsert`` with the empty-window probe never answering "empty": the temp-table path only."""
     from argo_energy.warehouse import store
@@ -269,6 +296,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # A group = a first load on an empty table, then reruns over the data it left.
     groups: list[tuple[str, Plan]] = [
         ("copy_day", [("copy_day", lambda c: copy_per_window(c, day_wins), "first")]),
+        ("copy_day_bare", [("copy_day_bare", lambda c: copy_bare(c, day_wins), "first")]),
         ("copy_bulk", [("copy_bulk", lambda c: copy_bulk(c, day_wins), "first")]),
         (
             "upsert_day",
@@ -339,7 +367,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return common.med([tb / ta for ta, tb in zip(samples[a], samples[b], strict=True)])
 
     ratios = [
-        Ratio("upsert_day / copy_day (first load)", paired("upsert_day", "copy_day"), 0.7),
+        Ratio("upsert_day with rollup markers / copy_day_bare (first load)", paired("upsert_day", "copy_day_bare"), 0.7),
+        Ratio("upsert_day / copy_day (first load, both with rollup markers)", paired("upsert_day", "copy_day"), None),
+        Ratio("copy_day / copy_day_bare (what the rollup triggers cost COPY)", paired("copy_day", "copy_day_bare"), None),
         Ratio("upsert_day / copy_bulk (first load)", paired("upsert_day", "copy_bulk"), None),
         Ratio("upsert_long / copy_long (first load)", paired("upsert_long", "copy_long"), None),
         Ratio("upsert_day_async / copy_day_async (first load)", paired("upsert_day_async", "copy_day_async"), None),
@@ -362,7 +392,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "table_figures": [
             f"{rows:,} readings; upsert {rates['upsert_day']:,.0f}/s (rerun same {rates['upsert_day_rerun_same']:,.0f}/s, "
             f"revised {rates['upsert_day_rerun_revised']:,.0f}/s)",
-            f"COPY per window {rates['copy_day']:,.0f}/s, bulk {rates['copy_bulk']:,.0f}/s",
+            f"COPY per window {rates['copy_day']:,.0f}/s (without the rollup triggers {rates['copy_day_bare']:,.0f}/s), "
+            f"bulk {rates['copy_bulk']:,.0f}/s",
             f"seed per-row {rates['seed_day']:,.0f}/s (rerun {rates['seed_day_rerun']:,.0f}/s)",
             f"long windows: upsert {rates['upsert_long']:,.0f}/s vs COPY {rates['copy_long']:,.0f}/s",
             f"synchronous_commit off: upsert {rates['upsert_day_async']:,.0f}/s vs COPY {rates['copy_day_async']:,.0f}/s",
