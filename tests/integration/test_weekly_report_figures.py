@@ -96,7 +96,8 @@ def _dataset() -> dict[int, list[Reading]]:
     for meter_id in (901, 902, 903):
         data[meter_id] += _week_readings(meter_id, SPRING - timedelta(days=7), NY, scale=2)
         data[meter_id] += _week_readings(meter_id, FALL, NY)
-    data[901] += _week_readings(901, SPRING - timedelta(weeks=52), NY, scale=3)  # a year earlier: one meter
+    for meter_id in (901, 902, 903):  # a year earlier: every meter, complete (comparable with the spring week)
+        data[meter_id] += _week_readings(meter_id, SPRING - timedelta(weeks=52), NY, scale=3)
     data[901] += _week_readings(901, SPRING, NY)
     data[902] += _week_readings(902, SPRING, NY)
     gappy = []
@@ -178,6 +179,7 @@ class Expected:
     after_hours: float
     completeness: dict[int, tuple[int, int]]
     slots: int
+    shares: dict[date, float | None]  # site completeness of this, the previous and the year-ago week
 
 
 def expected_for(site_id: str, monday: date, business: tuple[set[int], time, time]) -> Expected:
@@ -206,6 +208,12 @@ def expected_for(site_id: str, monday: date, business: tuple[set[int], time, tim
             after += r.energy_kwh  # type: ignore[operator]
     peak_ts = min(per_ts, key=lambda ts: (-per_ts[ts], ts))
     site_meters = [m for m in METERS.values() if m.site_id == site_id]
+
+    def share(m: date) -> float | None:
+        """Clean intervals of the site's meters over the week's intervals times its meters."""
+        week_slots = int((week_bounds(m, SITES[site_id][1])[1] - week_bounds(m, SITES[site_id][1])[0]) / Q)
+        return len(_site_readings(site_id, m)) / (week_slots * len(site_meters)) if site_meters else None
+
     return Expected(
         total=total(monday),
         previous=total(monday - timedelta(days=7)),
@@ -217,10 +225,12 @@ def expected_for(site_id: str, monday: date, business: tuple[set[int], time, tim
         after_hours=after,
         completeness={m.meter_id: (counts.get(m.meter_id, 0), slots) for m in site_meters},
         slots=slots,
+        shares={m: share(m) for m in (monday, monday - timedelta(days=7), monday - timedelta(weeks=52))},
     )
 
 
 MON_FRI_8_18 = ({0, 1, 2, 3, 4}, time(8), time(18))
+MIN_COMPARABLE = 0.95  # issue 20: weeks are compared only when both are at least 95 % complete
 
 
 # --------------------------------------------------------------------------------------------------
@@ -251,19 +261,31 @@ def _check_against(result: figures.WeeklyFigures, exp: Expected) -> None:
     week = result.week
     assert week.hours == exp.slots / 4
     assert result.total_kwh == pytest.approx(exp.total, rel=1e-12), "total kWh of the week"
-    if exp.previous is None:
-        assert result.previous.kwh is None
-        assert result.change_vs_previous_pct is None
-    else:
-        assert result.previous.kwh == pytest.approx(exp.previous, rel=1e-12)
-    if exp.year_ago is None:
-        assert result.year_ago.kwh is None, "no data a year earlier: n/a"
-        assert result.change_vs_year_ago_pct is None
-    else:
-        assert result.year_ago.kwh == pytest.approx(exp.year_ago, rel=1e-12)
-        assert result.change_vs_year_ago_pct == pytest.approx((exp.total - exp.year_ago) / exp.year_ago * 100)
-    if exp.previous is not None:
-        assert result.change_vs_previous_pct == pytest.approx((exp.total - exp.previous) / exp.previous * 100)
+    monday = week.monday
+    assert result.current.completeness == pytest.approx(exp.shares[monday])
+    comparisons = (
+        ("previous week", result.previous, result.change_vs_previous_pct, exp.previous, monday - timedelta(days=7)),
+        ("year ago", result.year_ago, result.change_vs_year_ago_pct, exp.year_ago, monday - timedelta(weeks=52)),
+    )
+    for label, other, change, kwh, other_monday in comparisons:
+        assert other.week.monday == other_monday
+        if kwh is None:
+            assert other.kwh is None, f"{label}: no data, n/a"
+            assert change is None
+            assert result.comparison_note(other) is not None
+            continue
+        assert other.kwh == pytest.approx(kwh, rel=1e-12), f"{label} kWh"
+        other_share, this_share = exp.shares[other_monday], exp.shares[monday]
+        assert other.completeness == pytest.approx(other_share), f"{label} completeness"
+        assert this_share is not None
+        assert other_share is not None
+        if min(this_share, other_share) >= MIN_COMPARABLE:
+            assert result.comparison_note(other) is None, label
+            assert change == pytest.approx((exp.total - kwh) / kwh * 100), f"change vs {label}"
+        else:
+            assert change is None, f"{label}: a week under 95 % complete is not compared"
+            short = this_share if this_share < MIN_COMPARABLE else other_share  # this week is named first
+            assert f"{short:.1%} complete" in (result.comparison_note(other) or ""), label
     # Daily kWh per meter: every planted meter-day, and missing days are None (never 0).
     for (meter_id, day), cell in result.daily.items():
         if (meter_id, day) in exp.daily:
@@ -294,6 +316,9 @@ def test_spring_forward_week_matches_independent_computation(snapshot: Any) -> N
     exp = expected_for("ny-hq", SPRING, MON_FRI_8_18)
     assert exp.slots == 668, "the planted week has 167 hours"
     _check_against(result, exp)
+    # Both comparisons are made: the planted weeks before and a year earlier are complete.
+    assert result.change_vs_previous_pct is not None
+    assert result.change_vs_year_ago_pct is not None
     # Sunday 02:00-02:59 does not exist in New York that night.
     assert result.heatmap[6][2] is None
     assert result.week.iso_label == "2026-W10"
@@ -305,6 +330,10 @@ def test_fall_back_week_matches_independent_computation(snapshot: Any) -> None:
     exp = expected_for("ny-hq", FALL, MON_FRI_8_18)
     assert exp.slots == 676, "the planted week has 169 hours"
     _check_against(result, exp)
+    # The week before holds 3 of 7 days of one meter of three: n/a with the reason, not +448 %.
+    assert result.change_vs_previous_pct is None
+    assert result.comparison_note(result.previous) == (
+        f"week 2026-W43 is only {3 * 96 / (3 * 672):.1%} complete (comparisons need 95%)")
     # The repeated 01:00 hour holds eight intervals per meter (3 meters).
     ones = [r for m, r in _site_readings("ny-hq", FALL) if r.ts.astimezone(ZoneInfo(NY)).date() == date(2026, 11, 1)
             and r.ts.astimezone(ZoneInfo(NY)).hour == 1]
@@ -332,17 +361,37 @@ def test_gap_lowers_completeness(snapshot: Any) -> None:
     assert fall[903].share == 1.0, "the same meter is complete in a week without a gap"
 
 
+def _meter_share(meter_id: int, monday: date) -> float:
+    """Clean intervals of one meter over the week's intervals (independent of the report)."""
+    site_id = METERS[meter_id].site_id
+    start, end = week_bounds(monday, SITES[site_id][1])
+    return sum(1 for m, _ in _site_readings(site_id, monday) if m == meter_id) / int((end - start) / Q)
+
+
+def _meter_kwh(meter_id: int, monday: date) -> float:
+    site_id = METERS[meter_id].site_id
+    return math.fsum(r.energy_kwh for m, r in _site_readings(site_id, monday) if m == meter_id)  # type: ignore[misc]
+
+
 def test_largest_changes_rank_meters_by_absolute_change(snapshot: Any) -> None:
-    result = _figures(snapshot, "ny-hq", FALL)
-    # Previous week: 901 and 903 none, 902 only three days: the only comparable meter is 902.
-    assert [c.meter_id for c in result.meter_changes] == [902]
-    this = math.fsum(r.energy_kwh for m, r in _site_readings("ny-hq", FALL) if m == 902)  # type: ignore[misc]
-    before = math.fsum(r.energy_kwh for m, r in _site_readings("ny-hq", FALL - timedelta(days=7)) if m == 902)  # type: ignore[misc]
-    assert result.meter_changes[0].change_kwh == pytest.approx(this - before)
+    # Spring week: 901 and 902 are complete in both weeks; 903 misses a 40-interval gap and unclean
+    # readings (under 95 %), so it is not ranked.
+    before = SPRING - timedelta(days=7)
+    comparable = {m for m in (901, 902, 903)
+                  if min(_meter_share(m, SPRING), _meter_share(m, before)) >= MIN_COMPARABLE}
+    assert comparable == {901, 902}, "the planted data: 903 is the incomplete meter"
     spring = _figures(snapshot, "ny-hq", SPRING)
+    assert {c.meter_id for c in spring.meter_changes} == comparable
     changes = [abs(c.change_kwh or 0) for c in spring.meter_changes]
     assert changes == sorted(changes, reverse=True)
-    assert len(changes) == 3
+    for c in spring.meter_changes:
+        this, prev = _meter_kwh(c.meter_id, SPRING), _meter_kwh(c.meter_id, before)
+        assert (c.kwh, c.previous_kwh) == (pytest.approx(this, rel=1e-12), pytest.approx(prev, rel=1e-12))
+        assert c.change_kwh == pytest.approx(this - prev)
+        assert c.change_pct == pytest.approx((this - prev) / prev * 100)
+    # Fall week: the week before has 901 and 903 none and 902 only three days (43 %): no meter ranked.
+    assert _meter_share(902, FALL - timedelta(days=7)) == pytest.approx(3 / 7)
+    assert _figures(snapshot, "ny-hq", FALL).meter_changes == ()
 
 
 def test_previous_week_completeness_is_reported(snapshot: Any) -> None:
