@@ -49,11 +49,15 @@ with DAG(
     tags=["eniscope", "ingestion", "backfill"],
     template_searchpath=[str(sql_dir())],
     params={
+        # Nullable in the schema, required by validate_params (its first task): Airflow 3.3.2's
+        # dag.test() / `airflow dags test` builds the run-failure callback's context without the
+        # run's conf, and a Param without a default then fails the callback instead of alerting.
         "start_date": Param(
-            type="string",
+            None,
+            type=["null", "string"],
             format="date",
-            title="Start date",
-            description="First site-local day to fetch (YYYY-MM-DD).",
+            title="Start date (required)",
+            description="First site-local day to fetch (YYYY-MM-DD); the first task fails without it.",
         ),
         "end_date": Param(
             None,
