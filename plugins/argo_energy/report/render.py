@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from argo_energy.escaping import clean_text, csv_cell, slack_mrkdwn
 from argo_energy.report.figures import WeeklyFigures
 
 CSV_COLUMNS = (
@@ -134,15 +135,19 @@ def _line(value: str, detail: str) -> str:
 
 
 def title(h: Mapping[str, Any]) -> str:
-    return f"Weekly energy report: {h['site_name']} ({h['site_id']}), week {h['week']}"
+    """One line (also the email subject: no control character can reach the header)."""
+    return clean_text(f"Weekly energy report: {h['site_name']} ({h['site_id']}), week {h['week']}")
 
 
 def slack_text(h: Mapping[str, Any], html_url: str | None = None) -> str:
-    """Slack mrkdwn: a bold title, the week, one line per headline figure, and where the report is."""
-    lines = [f"*{title(h)}*", f"{h['week_span']} ({h['timezone']})"]
-    lines += [f"• {label}: {_line(value, detail)}" for label, value, detail in headline_lines(h)]
+    """Slack mrkdwn: a bold title, the week, one line per headline figure, and where the report is.
+
+    Every value is escaped for mrkdwn: a site name cannot ping ``<!channel>`` or hide a link.
+    """
+    lines = [f"*{slack_mrkdwn(title(h))}*", slack_mrkdwn(f"{h['week_span']} ({h['timezone']})")]
+    lines += [f"• {slack_mrkdwn(label)}: {slack_mrkdwn(_line(value, detail))}" for label, value, detail in headline_lines(h)]
     if html_url:
-        lines.append(f"Report: {html_url}")
+        lines.append(f"Report: {slack_mrkdwn(html_url)}")
     return "\n".join(lines)
 
 
@@ -166,7 +171,10 @@ def email_html(h: Mapping[str, Any]) -> str:
 
 
 def daily_csv(figures: WeeklyFigures) -> bytes:
-    """One row per meter and local day of the week; a missing day has an empty energy_kwh."""
+    """One row per meter and local day of the week; a missing day has an empty energy_kwh.
+
+    Text cells (ids and names) go through ``escaping.csv_cell``: no cell runs as a formula.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -176,12 +184,12 @@ def daily_csv(figures: WeeklyFigures) -> bytes:
             share = min(cell.readings, cell.expected) / cell.expected * 100 if cell.expected else None
             writer.writerow(
                 (
-                    figures.site.site_id,
-                    figures.site.site_name,
+                    csv_cell(figures.site.site_id),
+                    csv_cell(figures.site.site_name),
                     figures.week.iso_label,
                     day.isoformat(),
                     meter.meter_id,
-                    meter.meter_name,
+                    csv_cell(meter.meter_name),
                     "" if cell.kwh is None else repr(round(cell.kwh, 6)),
                     "" if cell.peak_kw is None else repr(round(cell.peak_kw, 6)),
                     cell.readings,
