@@ -17,7 +17,7 @@ import pytest
 from argo_energy.validation import checks
 from argo_energy.validation.config import ValidationConfig
 from argo_energy.validation.operators import duplicates_check
-from argo_energy.validation.store import ensure_schema
+from argo_energy.validation.store import RunInfo, ensure_schema
 from argo_energy.validation.tasks import CheckFailed
 from argo_energy.warehouse import apply_migrations, build_views, refresh_hourly_usage
 from tests.fixtures.airflow import postgres_conn_json
@@ -327,9 +327,11 @@ def test_flatline_finds_identical_runs_but_not_zero_runs(plant, wh):
 
 
 def _render_and_run(op, as_of: datetime, lookback_days: int = 7) -> None:
-    """Render the operator's templates like a task would, then run the operator's own check."""
+    """Render the templates and bind the window from the run like the recorder's execute, then run
+    the operator's own check (the window is no longer a template: operators.window_clause)."""
     context = {"data_interval_end": as_of, "dag_run": None, "params": {"lookback_days": lookback_days}}
     op.render_template_fields(context)
+    op.bind(RunInfo("test_validation_checks", "manual__test", as_of), replace(CFG, lookback_days=lookback_days))
     type(op).__mro__[2].execute(op, context)  # the common-sql operator's execute, not the recorder's
 
 

@@ -146,17 +146,19 @@ def test_failures_alert_and_heal_each_incomplete_day_once(validation_env, monkey
     passing = {n for n, row in found.items() if row[1] == "pass"}
     assert passing == set(found) - {"completeness", "value_ranges"}
 
-    # One alert per channel, from the verdict task, naming what the issue asks for.
+    # One alert per channel for the failed run (the DAG's run alert, issue 17), naming the failed
+    # verdict task and its error.
     (post,) = validation_env["webhook"].wait_for(1)
     text = post.json()["text"]
-    for expected in (DAG_ID, "Task: evaluate", first.run_id, AS_OF.isoformat(), "Try: 1 of 1",
-                     "AirflowFailException: validation failed: completeness (3 failing, 2 channels, 3 days); "
-                     "value_ranges (1 failing, 1 channels, 1 days)",
-                     f"{BASE_URL}/dags/{DAG_ID}/runs/"):
+    for expected in (f"Airflow run failed: {DAG_ID}", f"Run: {first.run_id}", f"Logical date: {AS_OF.isoformat()}",
+                     "Failed: 1 task instance(s)",
+                     "First error: evaluate: AirflowFailException: validation failed: completeness (3 failing, "
+                     "2 channels, 3 days); value_ranges (1 failing, 1 channels, 1 days)",
+                     "\n  - evaluate", f"{BASE_URL}/dags/{DAG_ID}/runs/"):
         assert expected in text, f"Slack alert lacks {expected!r}:\n{text}"
     (mail,) = validation_env["smtp"].wait_for(1)
     assert mail.rcpt_tos == ["ops@argo.test"]
-    assert f"{DAG_ID}.evaluate failed" in mail.subject
+    assert mail.subject.startswith(f"[Airflow] Airflow run failed: {DAG_ID}"), mail.subject
     assert "completeness (3 failing" in mail.html()
 
     # Self-heal: one backfill run per contiguous day range, exactly those channels, force on.

@@ -73,9 +73,19 @@ class _RecordedCheck:
         raise CheckFailed(exception_string)
 
     def bind(self, run: RunInfo, cfg: ValidationConfig) -> None:
-        """Set the window from the run (not Jinja); operators with bound parameters set those too."""
+        """Set the window from the run (not Jinja); operators with bound parameters set those too.
+
+        The table and column operators build ``sql`` from ``partition_clause`` in ``__init__``, so
+        the placeholder is replaced in the built statement too: setting ``partition_clause`` alone
+        left ``WHERE FALSE`` in the query and every such check passed on zero rows.
+        """
         if hasattr(self, "partition_clause"):  # the table and column checks
-            setattr(self, "partition_clause", window_clause(run.as_of, cfg.lookback_days))  # noqa: B010
+            clause = window_clause(run.as_of, cfg.lookback_days)
+            sql = getattr(self, "sql")  # noqa: B009
+            if not isinstance(sql, str) or WINDOW_CLAUSE not in sql:
+                raise RuntimeError(f"{self.check_name}: the check statement has no window placeholder to bind")
+            setattr(self, "partition_clause", clause)  # noqa: B010
+            setattr(self, "sql", sql.replace(WINDOW_CLAUSE, clause))  # noqa: B010
 
     def execute(self, context: Context) -> dict[str, Any]:
         run, cfg = run_info(context), run_config(context)
