@@ -16,11 +16,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-
-def _without_deadline(dag: object) -> None:
-    """No deadline alert: Airflow 3.3.2's dag.test() looks the serialized alert dict up as an id
-    (AttributeError 'dict' object has no attribute 'hex'); deadlines are tested elsewhere."""
-    dag.deadline = None  # type: ignore[attr-defined]
+from devtools.dagtest import without_deadline_alerts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.time()
     logical = datetime.fromisoformat(args.logical_date) if args.logical_date else None
-    dag_run = run_dag(args.dag_id, logical, json.loads(args.conf), tune=_without_deadline)
+    dag_run = run_dag(args.dag_id, logical, json.loads(args.conf), tune=without_deadline_alerts)
     result = {
         "run_id": dag_run.run_id,
         "state": str(dag_run.state),
