@@ -74,6 +74,15 @@ with DAG(
             title="Send email and Slack",
             description="False writes the files only (e.g. for backfills of past weeks).",
         ),
+        "min_comparable_pct": Param(
+            95,
+            type="number",
+            minimum=0,
+            maximum=100,
+            title="Comparable above (% complete)",
+            description="A week is compared with another only when both are at least this complete; "
+            "otherwise the comparison shows n/a with the reason.",
+        ),
         "resend": Param(
             False,
             type="boolean",

@@ -334,6 +334,11 @@ def test_fall_back_week_matches_independent_computation(snapshot: Any) -> None:
     assert result.change_vs_previous_pct is None
     assert result.comparison_note(result.previous) == (
         f"week 2026-W43 is only {3 * 96 / (3 * 672):.1%} complete (comparisons need 95%)")
+    # The threshold is the run's (Param min_comparable_pct): at 10 % the same weeks are compared.
+    lenient = tasks.compute_figures(snapshot, "ny-hq", FALL.isoformat(), None, config.DEFAULT_BUSINESS_HOURS, 0.10)
+    assert lenient.comparison_note(lenient.previous) is None
+    assert lenient.change_vs_previous_pct == pytest.approx(
+        (exp.total - exp.previous) / exp.previous * 100)  # type: ignore[operator]
     # The repeated 01:00 hour holds eight intervals per meter (3 meters).
     ones = [r for m, r in _site_readings("ny-hq", FALL) if r.ts.astimezone(ZoneInfo(NY)).date() == date(2026, 11, 1)
             and r.ts.astimezone(ZoneInfo(NY)).hour == 1]

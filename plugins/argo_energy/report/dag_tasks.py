@@ -53,7 +53,10 @@ def build_report(
     _label(site_id)
     # A run without a logical date has no data interval: the week is the last one ended at run_after.
     end = data_interval_end or getattr(dag_run, "run_after", None)
-    return report.build_report(site_id, (params or {}).get("week_start"), end)
+    p = params or {}
+    return report.build_report(
+        site_id, p.get("week_start"), end, min_comparable=float(p.get("min_comparable_pct", 95)) / 100
+    )
 
 
 def _run(dag_run: Any) -> tuple[str, str]:

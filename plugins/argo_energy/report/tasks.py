@@ -126,7 +126,8 @@ def resolve_week(week_start: Any, data_interval_end: datetime | None, timezone: 
 
 
 def compute_figures(
-    cur: psycopg.Cursor[Any], site_id: str, week_start: Any, data_interval_end: datetime | None, hours: config.BusinessHours
+    cur: psycopg.Cursor[Any], site_id: str, week_start: Any, data_interval_end: datetime | None,
+    hours: config.BusinessHours, min_comparable: float = figures.MIN_COMPARABLE_COMPLETENESS,
 ) -> figures.WeeklyFigures:
     """Read everything one report needs (one snapshot) and compute its figures."""
     site = queries.load_site(cur, site_id)
@@ -144,7 +145,7 @@ def compute_figures(
     )
     return figures.compute(
         site=site, week=week, business_hours=hours, daily=daily, previous_daily=previous,
-        year_ago_daily=year_ago, intervals=intervals, validation=validation,
+        year_ago_daily=year_ago, intervals=intervals, validation=validation, min_comparable=min_comparable,
     )
 
 
@@ -174,8 +175,14 @@ def write_report(
     return {"html_url": str(html_path), "csv_url": str(csv_path), "headline": render.headline(result)}
 
 
-def build_report(site_id: str, week_start: Any = None, data_interval_end: datetime | None = None) -> dict[str, Any]:
-    """One site's report for the run's week, written under Variable ``report_base_path``."""
+def build_report(
+    site_id: str, week_start: Any = None, data_interval_end: datetime | None = None,
+    min_comparable: float = figures.MIN_COMPARABLE_COMPLETENESS,
+) -> dict[str, Any]:
+    """One site's report for the run's week, written under Variable ``report_base_path``.
+
+    ``min_comparable``: the completeness both weeks need before they are compared (Param ``min_comparable_pct``).
+    """
     try:
         hours = config.business_hours_for(get_variable(REPORT_BUSINESS_HOURS_VARIABLE), site_id)
         base_url = config.base_path_from(get_variable(REPORT_BASE_PATH_VARIABLE))
@@ -183,7 +190,7 @@ def build_report(site_id: str, week_start: Any = None, data_interval_end: dateti
     except config.ReportConfigError as exc:
         raise fail(str(exc)) from None
     with _open() as conn, queries.read_only_snapshot(conn) as cur:
-        result = compute_figures(cur, site_id, week_start, data_interval_end, hours)
+        result = compute_figures(cur, site_id, week_start, data_interval_end, hours, min_comparable)
         quality = power_quality.load(cur, site_id, result.week)
     log.info("site %s: power quality of %d meter(s)", site_id, len(quality or ()))
     return write_report(result, base_url, quality=quality)
