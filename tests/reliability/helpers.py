@@ -55,6 +55,17 @@ RAW_TO_COLUMN = {
     "Q": ("reactive_power_kvar", 1e-3),
     "T": ("temperature_c", 1.0),
     "RH": ("relative_humidity", 1.0),
+    # Power quality (issue 19): VA -> kVA, Wh -> kWh and W -> kW per phase; Hz, %, A, V, PF and cost as served.
+    "S": ("apparent_power_kva", 1e-3),
+    "F": ("frequency_hz", 1.0),
+    "D": ("current_thd_pct", 1.0),
+    "In": ("neutral_current_a", 1.0),
+    "cost": ("cost", 1.0),
+    **{f"E{n}": (f"energy_kwh_l{n}", 1e-3) for n in (1, 2, 3)},
+    **{f"P{n}": (f"power_kw_l{n}", 1e-3) for n in (1, 2, 3)},
+    **{f"V{n}": (f"voltage_v_l{n}", 1.0) for n in (1, 2, 3)},
+    **{f"I{n}": (f"current_a_l{n}", 1.0) for n in (1, 2, 3)},
+    **{f"PF{n}": (f"power_factor_l{n}", 1.0) for n in (1, 2, 3)},
 }
 JWT_SECRET = "reliability-suite-execution-api-jwt-secret-0123456789abcdef0123456789abcdef"
 
@@ -291,12 +302,18 @@ def to_row(record: Mapping[str, Any]) -> tuple[float | None, ...]:
     return tuple(values[c] for c in READING_COLUMNS)
 
 
+def truth_records(sim: Any, channel_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The simulator's records with every field the meter reports (what the pipeline asks for)."""
+    reported = sim.fields_of(channel_id)
+    return sim.ground_truth(channel_id, start, end, fields=reported if "E" in reported else None)
+
+
 def expected_readings(
     sim: Any, channel_id: int, start: datetime, end: datetime, rejected: set[datetime]
 ) -> dict[datetime, tuple[float | None, ...]]:
     """Ground truth of ``[start, end)`` at 15 minutes, minus the readings that must be rejected."""
     out = {}
-    for record in sim.ground_truth(channel_id, start, end):
+    for record in truth_records(sim, channel_id, start, end):
         ts = datetime.fromtimestamp(record["ts"], UTC)
         if ts not in rejected:
             out[ts] = to_row(record)
