@@ -78,11 +78,25 @@ def test_progress_logs_counts_rate_and_time_left(caplog):
         progress.step(92)  # t=40
         progress.step(100)  # t=41: the last window always logs
     lines = [r.getMessage() for r in caplog.records]
-    assert lines[0] == "progress: 2/4 windows (50%), 192 readings, 0.10 windows/s, 10 readings/s, ~20s left"
-    assert lines[1] == "progress: 3/4 windows (75%), 284 readings, 0.07 windows/s, 7 readings/s, ~13s left"
+    assert lines[0] == "progress: 2/4 windows (50%), 192 readings, 0.10 windows/s, 10 readings/s, ~20s left; budget n/a"
+    assert lines[1] == "progress: 3/4 windows (75%), 284 readings, 0.07 windows/s, 7 readings/s, ~13s left; budget n/a"
     assert lines[2].startswith("progress: 4/4 windows (100%), 384 readings")
-    assert lines[2].endswith("~0s left")
+    assert lines[2].endswith("~0s left; budget n/a")
     assert len(lines) == 3
+
+
+def test_progress_lines_show_the_budget_as_the_task_sees_it_at_that_moment(caplog):
+    ticks = iter([0.0, 20.0, 40.0])
+    seen = iter(["budget 5.0 req/s shared, waited 1.2 s", "budget 5.0 req/s shared, waited 3.4 s"])
+    progress = Progress(2, logging.getLogger("t"), every=15.0, clock=lambda: next(ticks), budget=lambda: next(seen))
+    with caplog.at_level(logging.INFO, logger="t"):
+        progress.step(96)
+        progress.step(96)
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.rsplit("; ", 1)[1] for line in lines] == [
+        "budget 5.0 req/s shared, waited 1.2 s",
+        "budget 5.0 req/s shared, waited 3.4 s",
+    ]
 
 
 def test_run_key_changes_only_when_the_run_is_cleared():
