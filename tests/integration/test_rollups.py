@@ -163,6 +163,44 @@ def test_late_corrections_rejections_and_manual_delete(wh: psycopg.Connection[An
     assert peak == (38.0,), "the corrected reading's power is the day's peak"
 
 
+def _queue(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    rows = conn.execute("SELECT channel_id, hour, hour_to FROM rollup_queue ORDER BY id").fetchall()
+    conn.commit()
+    return rows
+
+
+def test_the_window_writer_marks_what_it_changed_once_and_other_writers_stay_marked(
+    wh: psycopg.Connection[Any],
+) -> None:
+    """write_window appends its own marker (V015: the triggers skip the writer's transaction); a
+    window that changed nothing leaves none; the setting dies with the writer's transaction, so a
+    plain statement on the same connection right after it is marked by the triggers again."""
+    day = date(2024, 6, 3)
+    start, end = _midnight(day, NY), _midnight(day + timedelta(days=1), NY)
+    first_hour, last_hour = start, end - timedelta(hours=1)
+
+    _write(wh, 11, day)  # first load: the COPY path
+    assert _queue(wh) == [(11, first_hour, last_hour)], "one marker per window, not one per statement kind"
+    refresh_rollups(wh)
+
+    _write(wh, 11, day)  # the same values again: the upsert path, nothing changed
+    assert _queue(wh) == [], "an unchanged window needs no recomputation"
+
+    fixed = _readings(start, end, seed=11 + day.toordinal())
+    fixed[40] = Reading(fixed[40].ts, energy_kwh=7.0, power_kw=28.0)
+    _write(wh, 11, day, fixed)  # a late correction: the upsert path, one row updated
+    assert _queue(wh) == [(11, first_hour, last_hour)]
+
+    # Not the writer: the triggers mark it (the writer's transaction-local setting is gone).
+    assert wh.execute("SELECT current_setting('argo.rollup_marked', true)").fetchone() in ((None,), ("",))
+    wh.execute('UPDATE readings SET power_kw = 3.0 WHERE channel_id = 11 AND "timestamp" = %s', (start + 4 * Q,))
+    wh.commit()
+    hour = (start + 4 * Q).replace(minute=0)
+    assert _queue(wh)[-1:] == [(11, hour, hour)]
+    refresh_rollups(wh)
+    assert assert_exact(wh) == 1
+
+
 def test_site_zone_change_and_meter_move_recompute_days(wh: psycopg.Connection[Any]) -> None:
     for day in (date(2024, 6, 3), date(2024, 6, 4)):
         _write(wh, 11, day)

@@ -18,6 +18,11 @@ it is committed or none of it. The readings go one of two ways, decided under th
   unchanged rows are not rewritten).
 
 Both give the same rows and counts; the first costs about half as much per window (benchmark 1).
+
+The window's rollup marker (``rollup_queue``: channel, first and last UTC hour of its rows; the
+refresh step recomputes those hours and days) is written by the same statements, only when readings
+were inserted or updated; the transaction says so with ``argo.rollup_marked`` and the readings
+triggers (V015) then skip theirs. Every other writer of ``readings`` is marked by the triggers.
 """
 
 from __future__ import annotations
@@ -65,16 +70,31 @@ _LOG_COLUMNS = """(organization_id, channel_id, start_time, end_time, readings_f
      readings_rejected, readings_updated, readings_unchanged, status, error_message, run_id, rejects_not_stored)"""
 _LOG_VALUES = """%(organization_id)s, %(channel_id)s, %(start)s, %(end)s, %(fetched)s, %(inserted)s,
        %(rejected)s, %(updated)s, %(unchanged)s, %(status)s, %(error_message)s, %(run_id)s, %(not_stored)s"""
+# The window's rollup marker (V009's rollup_queue row: channel, first and last UTC hour of its rows),
+# written by the statement that writes or completes its ingestion_logs row. The writer's transaction
+# sets argo.rollup_marked (_LOCK_AND_MARK, transaction-local), under which V015's INSERT/UPDATE triggers on
+# readings skip their own marking: one small row inside a statement we run anyway instead of a
+# PL/pgSQL call per statement (what kept the write path under 0.7 x plain COPY, benchmark 1).
+_MARK = """INSERT INTO rollup_queue (channel_id, hour, hour_to)
+    SELECT %(channel_id)s, date_trunc('hour', %(first)s::timestamptz, 'UTC'),
+           date_trunc('hour', %(last)s::timestamptz, 'UTC')"""
+_LOCK_AND_MARK = "SELECT pg_advisory_xact_lock(%s, %s), set_config('argo.rollup_marked', 'on', true)"
 # The fast path of a window without readings: its ingestion_logs row is written (and its id returned)
 # only when the window has no reading, in one statement that is also the probe. A statement of its own
 # after the advisory lock, so that its snapshot sees what a writer we waited for committed; the lock
 # keeps the window empty until we commit. Both statements go in one round trip (pipeline mode).
 _LOG_NEW_WINDOW = f"""
-INSERT INTO ingestion_logs {_LOG_COLUMNS}
-SELECT {_LOG_VALUES}
- WHERE NOT EXISTS (SELECT 1 FROM readings
-                    WHERE channel_id = %(channel_id)s AND "timestamp" >= %(start)s AND "timestamp" < %(end)s)
-RETURNING id
+WITH logged AS (
+    INSERT INTO ingestion_logs {_LOG_COLUMNS}
+    SELECT {_LOG_VALUES}
+     WHERE NOT EXISTS (SELECT 1 FROM readings
+                        WHERE channel_id = %(channel_id)s AND "timestamp" >= %(start)s AND "timestamp" < %(end)s)
+    RETURNING id
+), marked AS (
+    {_MARK}
+      FROM logged
+)
+SELECT id FROM logged
 """  # noqa: S608 - only constant column lists are interpolated; values are bound
 _COPY_READINGS = (
     f'COPY readings (channel_id, ingestion_log_id, "timestamp", {_VALUE_COLUMNS}) FROM STDIN (FORMAT BINARY)'
@@ -119,11 +139,15 @@ VALUES ({_LOG_VALUES})
 RETURNING id
 """  # noqa: S608 - only constant column lists are interpolated; values are bound
 # The upsert path logs its pull first (the readings it writes carry the log id), then the counts.
-_LOG_COUNTS = """
+_LOG_COUNTS = f"""
+WITH marked AS (
+    {_MARK}
+     WHERE %(inserted)s + %(updated)s > 0
+)
 UPDATE ingestion_logs SET readings_inserted = %(inserted)s, readings_updated = %(updated)s,
        readings_unchanged = %(unchanged)s
  WHERE id = %(log_id)s
-"""
+"""  # noqa: S608 - only the constant marker statement is interpolated; values are bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +223,11 @@ def write_window(
         organization_id, channel_id, start, end, fetched=fetched, inserted=len(rows), rejected=len(rejected),
         run_id=run_id, not_stored=not_stored,
     )
+    marker = _marker(channel_id, rows)
+    log_row.update(marker)
     with own_transaction(conn) as cur:
         with conn.pipeline():  # one round trip: the lock, then (with readings) the empty-window probe
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CHANNEL_WRITE, channel_id))
+            cur.execute(_LOCK_AND_MARK, (LOCK_CHANNEL_WRITE, channel_id))
             if rows:
                 cur.execute(_LOG_NEW_WINDOW, log_row)
         logged = cur.fetchone() if rows else None
@@ -224,8 +250,8 @@ def write_window(
             )
         unchanged = len(rows) - inserted - updated
         if not fast:
-            cur.execute(_LOG_COUNTS, {"inserted": inserted, "updated": updated, "unchanged": unchanged,
-                                      "log_id": log_id})
+            cur.execute(_LOG_COUNTS, {**marker, "inserted": inserted, "updated": updated,
+                                      "unchanged": unchanged, "log_id": log_id})
     result = WindowWrite(
         inserted=inserted, updated=updated, unchanged=unchanged, rejected=len(rejected), log_id=log_id,
         rejects_not_stored=not_stored,
@@ -247,6 +273,15 @@ def write_window(
         result.rejected,
     )
     return result
+
+
+def _marker(channel_id: int, rows: Sequence[Reading]) -> dict[str, Any]:
+    """The named parameters of ``_MARK``: the window's channel, first and last reading time."""
+    return {
+        "channel_id": channel_id,
+        "first": min((r.ts for r in rows), default=None),
+        "last": max((r.ts for r in rows), default=None),
+    }
 
 
 def _capped(rejected: Sequence[Rejected], max_rejects: int | None) -> tuple[Sequence[Rejected], int]:
@@ -377,11 +412,25 @@ def record_sync_status(conn: Connection, rows: Sequence[SyncStatus]) -> None:
 
 
 def _dedupe_readings(readings: Sequence[Reading], channel_id: int) -> list[Reading]:
+    """The rows in timestamp order, each timestamp once; a timestamp given twice must repeat its values."""
+    previous: datetime | None = None
+    zone: object = None  # the tzinfo last checked to give an offset (one per batch in practice)
+    for reading in readings:  # what the hook returns: aware and strictly ascending, one pass
+        ts = reading.ts
+        if zone is None or ts.tzinfo is not zone:
+            if ts.utcoffset() is None:
+                break
+            zone = ts.tzinfo
+        if previous is not None and ts <= previous:
+            break
+        previous = ts
+    else:
+        return list(readings)
     by_ts: dict[datetime, Reading] = {}
     for reading in readings:
         require_aware(reading.ts, f"channel {channel_id}: reading timestamp")
-        previous = by_ts.get(reading.ts)
-        if previous is not None and not _same_values(previous, reading):
+        existing = by_ts.get(reading.ts)
+        if existing is not None and not _same_values(existing, reading):
             raise ValueError(
                 f"channel {channel_id}: timestamp {reading.ts.isoformat()} given twice with different values"
             )
