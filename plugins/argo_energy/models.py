@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 
 # A site whose organisation has no time zone is in this one: the contract's column default
 # (organizations.timezone, seed §3.2), which the warehouse stores and the views, validation,
@@ -34,6 +35,8 @@ READING_FIELDS: tuple[str, ...] = (
     "energy_kwh_l2", "power_kw_l2", "voltage_v_l2", "current_a_l2", "power_factor_l2",
     "energy_kwh_l3", "power_kw_l3", "voltage_v_l3", "current_a_l3", "power_factor_l3",
 )
+# All of them in that order, in one C call: Reading.values() runs once per row written.
+_reading_values = attrgetter(*READING_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ class Reading:
     power_factor_l3: float | None = None
 
     def values(self) -> tuple[float | None, ...]:
-        return tuple(getattr(self, name) for name in READING_FIELDS)
+        return _reading_values(self)
 
 
 @dataclass(frozen=True, slots=True)

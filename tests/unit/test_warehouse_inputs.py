@@ -58,6 +58,11 @@ def _write(**overrides: Any) -> None:
         ({"readings": [Reading(START - timedelta(minutes=15))]}, "outside the window"),
         ({"readings": [Reading(START.replace(tzinfo=None))]}, "reading timestamp must be timezone-aware"),
         (
+            {"readings": [Reading(START), Reading(START + timedelta(minutes=15)),
+                          Reading((START + timedelta(minutes=30)).replace(tzinfo=None))]},
+            "reading timestamp must be timezone-aware",
+        ),
+        (
             {"readings": [Reading(START, power_kw=1.0), Reading(START, power_kw=2.0)]},
             "given twice with different values",
         ),
@@ -67,6 +72,17 @@ def _write(**overrides: Any) -> None:
 def test_write_window_refuses_bad_input_before_any_sql(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _write(**overrides)
+
+
+def test_window_rows_come_out_in_time_order_once_each() -> None:
+    from argo_energy.warehouse.store import _dedupe_readings
+
+    q = timedelta(minutes=15)
+    ordered = [Reading(START + i * q, power_kw=float(i)) for i in range(4)]
+    assert _dedupe_readings(ordered, 1) == ordered
+    shuffled = [ordered[2], ordered[0], ordered[3], ordered[0], ordered[1]]  # one exact repeat
+    assert _dedupe_readings(shuffled, 1) == ordered
+    assert _dedupe_readings([], 1) == []
 
 
 def test_metadata_and_status_refuse_bad_input_before_any_sql() -> None:
