@@ -12,7 +12,12 @@ import tenacity
 from airflow.sdk.exceptions import AirflowFailException
 
 from argo_energy.eniscope.config import DEFAULT_BASE_URL, EniscopeSettings, base_url_of
-from argo_energy.eniscope.errors import EniscopeAuthError, EniscopeConfigError, EniscopeRequestError
+from argo_energy.eniscope.errors import (
+    EniscopeAuthError,
+    EniscopeConfigError,
+    EniscopeRequestError,
+    EniscopeTransientError,
+)
 from argo_energy.eniscope.hook import EniscopeHook
 from argo_energy.eniscope.ratelimit import RateLimiter, get_limiter, reset_limiters
 from argo_energy.eniscope.retry import BackoffWait, Retryable, parse_retry_after
@@ -159,6 +164,37 @@ def test_rate_limiter_paces_requests():
     for _ in range(100):
         unlimited.acquire()
     assert clock.now == before
+
+
+def test_rate_limiter_books_consecutive_turns_for_callers_waiting_at_once():
+    # Callers that arrive together queue for turns 0, T, 2T, 3T (the sleep here does not advance
+    # the clock: four threads asleep at once); a bucket re-read after each sleep would send them
+    # all back to the same instant and race.
+    clock = FakeClock()
+    limiter = RateLimiter(4, clock=clock, sleep=lambda s: None)
+    assert [limiter.acquire() for _ in range(4)] == pytest.approx([0.0, 0.25, 0.5, 0.75])
+
+
+def test_rate_limiter_late_wake_up_does_not_push_later_turns_back():
+    clock = FakeClock()
+
+    def oversleep(seconds):  # a busy machine wakes every sleeper 10 ms late
+        clock.sleep(seconds + 0.01)
+
+    limiter = RateLimiter(4, clock=clock, sleep=oversleep)
+    for _ in range(9):
+        limiter.acquire()
+    assert clock.now == pytest.approx(2.01), "the turns stay 0.25 s apart; only the last wake-up is late"
+
+
+def test_rate_limiter_over_max_wait_books_nothing():
+    clock = FakeClock()
+    limiter = RateLimiter(1, max_wait=1.5, clock=clock, sleep=lambda s: None)
+    assert [limiter.acquire(), limiter.acquire()] == [0.0, 1.0]
+    with pytest.raises(EniscopeTransientError):
+        limiter.acquire()  # turn 2 is 2 s away
+    clock.now = 1.0
+    assert limiter.acquire() == pytest.approx(1.0), "the refused take booked no turn"
 
 
 def test_rate_limiter_is_thread_safe():
