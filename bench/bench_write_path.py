@@ -27,13 +27,15 @@ and with ``synchronous_commit = off`` on the session (``*_async``), which takes 
 every commit (``commit_floor``: one small committed transaction per window) out of the picture.
 Target: upsert first load >= 0.7 x plain COPY at the same granularity.
 
-Since V009 every statement on ``readings`` also fires the rollup triggers (one marker row per
-(channel, UTC hour) the statement touched, appended to ``rollup_queue``; the rollups themselves are
-recomputed by the refresh step, never inside the window's transaction). ``copy_day`` fires them
-too; ``copy_day_bare`` is the same COPY with the rollup triggers disabled (ALTER TABLE ... DISABLE
-TRIGGER around the method), the plain COPY of before V009: the issue's ratio is the upsert with
-its rollup upkeep over that. The markers were one row per (channel, UTC hour) first (0.655 of bare
-COPY, 2026-12-03) and are one (channel, first hour, last hour) row per channel and statement now.
+Since V009 every change to ``readings`` leaves a rollup marker in ``rollup_queue`` (channel, first
+and last UTC hour; the rollups themselves are recomputed by the refresh step, never inside the
+window's transaction). Since V015 ``write_window`` appends its window's marker itself, in the
+statement that writes its ``ingestion_logs`` row, and the INSERT/UPDATE triggers skip its
+transaction; every other writer is marked by the triggers. ``copy_day`` fires them;
+``copy_day_bare`` is the same COPY with the rollup triggers disabled (ALTER TABLE ... DISABLE
+TRIGGER around the method), the plain COPY of before V009: the issue's ratio is the upsert with its
+rollup upkeep over that. History: per-hour trigger markers 0.655 of bare COPY, per-statement range
+markers by trigger 0.687 (2026-12-03, both under the 0.7 target), markers by the writer since V015.
 
 The COPY path was first measured here as a proposal (``bench/proposed/write_window.py``, 0.80 of
 COPY per window against 0.60 for the staged upsert, 2026-11-25) and then adopted in the store.
