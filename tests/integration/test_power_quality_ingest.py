@@ -36,10 +36,7 @@ def _env(make_simulator, monkeypatch):
 
 
 def _run(dag_id="eniscope_daily_sync"):
-    dag = no_retries(load_dag(dag_id))
-    # dag.test() on the SQLite metadata DB cannot load a DeadlineAlert yet (StatementError on
-    # deadline_alert.id); deadlines are issue 17's and not what this test is about.
-    dag.deadline = None
+    dag = no_retries(load_dag(dag_id))  # dag.test() drops deadline alerts (tests/fixtures/airflow.py)
     dr = dag.test(logical_date=END, run_conf={"lookback_days": LOOKBACK})
     assert str(dr.state) == "success", f"run state {dr.state}: {states(dr)}"
     return dr

@@ -182,12 +182,8 @@ def backfill() -> Any:
 
 
 def validation() -> Any:
-    """The validation DAG without its deadline alert: on Airflow 3.3.2 a second dag.test() run of a
-    DAG with a DeadlineAlert fails in DagRun.update_state (it looks the serialized alert dict up as
-    an id). Deadlines are not what these tests are about."""
-    dag = no_retries(load_dag("eniscope_validation"))
-    dag.deadline = None
-    return dag
+    """The validation DAG without retries (dag.test() drops its deadline alert: tests/fixtures/airflow.py)."""
+    return no_retries(load_dag("eniscope_validation"))
 
 
 @pytest.mark.timeout(900)
