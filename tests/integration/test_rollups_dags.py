@@ -1,8 +1,8 @@
 """Rollups under real DAG runs: a daily sync and a historical backfill writing the same meters at the
-same time, each in its own process with ``dag.test()`` (the approach of
-tests/reliability/test_concurrency.py, whose ``start_run`` this reuses), both against one warehouse
-and simulators with the same seed and clock. A rendezvous holds every readings request until both
-runs have sent one, so their window writes overlap.
+same time, each in its own process with ``dag.test()`` (tests/reliability/two_runs.py, shared with
+tests/reliability/test_concurrency.py), both against one warehouse and simulators with the same seed
+and clock. A rendezvous holds every readings request until both runs have sent one, so their window
+writes overlap.
 
 Each run refreshes the rollups after its own writes have committed, and refreshes take turns
 (advisory lock) and claim every marker committed before they start: the later of the two refreshes
@@ -12,9 +12,7 @@ after the runs, with no refresh of our own, and a further refresh must find noth
 
 from __future__ import annotations
 
-import json
-import subprocess
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,57 +21,23 @@ import pytest
 
 from argo_energy.warehouse.rollups import refresh_rollups
 from tests.integration.test_rollups import assert_exact
-from tests.reliability.faults import Rendezvous, ScriptedSimulator
-from tests.reliability.helpers import BACKFILL, DAILY, sim_config, small_sites, sql
-from tests.reliability.test_concurrency import start_run
+from tests.reliability.helpers import small_sites, sql
+from tests.reliability.two_runs import daily_and_backfill_at_once
 
 pytestmark = pytest.mark.integration
 
 END = datetime(2026, 11, 13, 2, tzinfo=UTC)  # the daily run's interval end; lookback 2 days
 BACKFILL_DAYS = (date(2026, 11, 9), date(2026, 11, 11))  # two of its days are the daily run's too
-TIMEOUT = 600
 
 
 def test_daily_sync_and_backfill_at_once_leave_exact_rollups(make_database: Any, airflow_db: str, tmp_path: Path):
     dsn = make_database("rollupsdag")
-    rendezvous = Rendezvous(["daily", "backfill"], timeout=TIMEOUT)
-    sims = {}
-    for name in ("daily", "backfill"):
-        # New York (DST zone) and Kolkata (+05:30: its UTC hours straddle local days).
-        sims[name] = ScriptedSimulator(
-            sim_config(END + timedelta(minutes=30), small_sites(ny_meters=2, kolkata_meters=1)),
-            name=name, rendezvous=rendezvous,
-        )
-        sims[name].start(host="127.0.0.1", port=0)
-    first, last = BACKFILL_DAYS
-    try:
-        started = {
-            "daily": start_run("daily", tmp_path, sims["daily"], dsn, DAILY, END.isoformat(), {"lookback_days": 2}),
-            "backfill": start_run("backfill", tmp_path, sims["backfill"], dsn, BACKFILL, None,
-                                  {"start_date": first.isoformat(), "end_date": last.isoformat()}),
-        }
-        results = {}
-        for name, (proc, out, result) in started.items():
-            try:
-                code = proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise AssertionError(f"{name} run did not finish in {TIMEOUT} s:\n{out.read_text()[-3000:]}") from None
-            assert code == 0, f"{name} runner failed ({code}):\n{out.read_text()[-4000:]}"
-            results[name] = json.loads(result.read_text())
-    finally:
-        for sim in sims.values():
-            sim.stop()
-
-    for name, result in results.items():
-        assert result["state"] == "success", f"{name}: {result}"
+    # New York (DST zone) and Kolkata (+05:30: its UTC hours straddle local days).
+    runs = daily_and_backfill_at_once(dsn, tmp_path, small_sites(ny_meters=2, kolkata_meters=1),
+                                      end=END, lookback_days=2, backfill_days=BACKFILL_DAYS)
+    runs.assert_writes_overlapped(dsn)
+    for result in runs.results.values():
         assert [t[1] for t in result["tries"]["refresh_mv_hourly_usage"]] == ["success"], result["tries"]
-    assert rendezvous.released_at is not None, "the two runs never had readings requests in flight together"
-    spans = [
-        sql(dsn, "SELECT min(created_at), max(created_at) FROM ingestion_logs WHERE run_id = %s", (r["run_id"],))[0]
-        for r in results.values()
-    ]
-    assert max(s[0] for s in spans) < min(s[1] for s in spans), f"the runs' window writes did not overlap: {spans}"
     shared = sql(dsn, "SELECT count(*) FROM (SELECT channel_id, start_time FROM ingestion_logs "
                       "GROUP BY 1, 2 HAVING count(DISTINCT run_id) = 2) s")[0][0]
     assert shared > 0, "no window was written by both runs"
