@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from argo_energy.alerts import failure_callbacks
-from tests.fixtures.receivers import WEBHOOK_PATH, free_port
+from devtools.localpg import free_port
+from tests.fixtures.receivers import WEBHOOK_PATH
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """The daily sync overtakes a long historical backfill in the real scheduler (issue 16, slow).
 
 "A daily sync triggered while a long backfill runs finishes its fetch after at most one backfill
-batch." The stack of ``test_daily_sync_backfill`` (dag-processor, scheduler with LocalExecutor,
+batch." The stack of tests/fixtures/scheduler.py (dag-processor, scheduler with LocalExecutor,
 execution API server, PostgreSQL metadata DB, the pool of ``include/pools.json``: 4 slots) runs
 the two ingestion DAGs against a simulator that limits the account to ``RPS`` requests/s (429
 beyond it), and the connection asks for the same rate from the shared budget (warehouse, V008):
@@ -34,11 +34,10 @@ import pytest
 
 from argo_energy.ingest.dag_tasks import BACKFILL_MAX_ACTIVE_READINGS, READINGS_TASK, RECENT_READINGS_TASK
 from argo_energy.settings import BACKFILL_DAG_ID, DAILY_SYNC_DAG_ID, ENISCOPE_POOL
-from devtools.airflow_env import airflow_env
 from eniscope_simulator import SiteConfig, default_config
 from tests.fixtures.ingest import REPO
+from tests.fixtures.scheduler import AirflowStack, running_stack, wait_for
 from tests.fixtures.simulator import set_eniscope_conn
-from tests.integration.test_daily_sync_backfill import AirflowStack, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -113,31 +112,15 @@ def budget_stack(
     dags.mkdir()
     for dag_id in (DAILY_SYNC_DAG_ID, BACKFILL_DAG_ID):
         (dags / f"{dag_id}.py").symlink_to(REPO / "dags" / f"{dag_id}.py")
-    home = tmp_path / "airflow-home"
-    home.mkdir()
-    api_port = free_port()
-    metadata_dsn = make_database("af16")
-    env = airflow_env(
-        home,
-        metadata_dsn=metadata_dsn,
+    with running_stack(
+        tmp_path,
+        make_database("af16"),
+        "budget-test-jwt-secret-0123456789abcdef",
         core__dags_folder=dags,
         core__parallelism=8,  # the pool, not the executor, must be what bounds the readings tasks
-        core__execution_api_server_url=f"http://127.0.0.1:{api_port}/execution/",
-        api_auth__jwt_secret="budget-test-jwt-secret-0123456789abcdef",
-        logging__worker_log_server_port=free_port(),
-        scheduler__use_job_schedule=False,
         core__dagbag_import_timeout=180,
-    )
-    stack = AirflowStack(home=home, env=env, metadata_dsn=metadata_dsn)
-    stack.cli("db", "migrate")
-    assert "Uploaded 1 pool" in stack.cli("pools", "import", str(REPO / "include" / "pools.json"))
-    try:
-        stack.start("api-server", "api-server", "--apps", "execution", "--host", "127.0.0.1", "--port", str(api_port))
-        stack.start("dag-processor", "dag-processor")
-        stack.start("scheduler", "scheduler")
+    ) as stack:
         yield stack, sim
-    finally:
-        stack.stop()
 
 
 def pool_tasks(stack: AirflowStack) -> list[PoolTask]:

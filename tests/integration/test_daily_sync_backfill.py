@@ -1,52 +1,34 @@
 """``airflow backfill create`` on eniscope_daily_sync, run by a real scheduler (slow).
 
-A throwaway Airflow installation (its own PostgreSQL metadata database: with SQLite, the CLI, the
-scheduler and the dag-processor writing at once hit "database is locked" on a busy machine) runs
-as separate processes:
-``airflow dag-processor``, ``airflow scheduler`` (LocalExecutor) and ``airflow api-server --apps
-execution`` (the Execution API the LocalExecutor's task processes report to). The pool comes from
-``airflow pools import include/pools.json``: the scheduler never queues a task whose pool does not
-exist (``dag.test()`` does not look at pools at all). The backfill is created with the CLI exactly as
-the README shows; the test waits (bounded) until the scheduler has finished its runs, then checks
-the warehouse against the simulator's ground truth.
-
+A throwaway Airflow installation runs as separate processes (tests/fixtures/scheduler.py). The
+backfill is created with the CLI exactly as the README shows; the test waits (bounded) until the
+scheduler has finished its runs, then checks the warehouse against the simulator's ground truth.
 ``[scheduler] use_job_schedule = False`` keeps the scheduler from adding the DAG's own latest
 scheduled run (the DAG is unpaused, which backfill runs need): only the backfill's runs execute.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 
 from argo_energy.sitetime import local_midnight, make_windows
-from devtools.airflow_env import airflow_env
 from tests.fixtures.ingest import (
-    REPO,
     IngestEnv,
     assert_matches_ground_truth,
     small_config,
 )
+from tests.fixtures.scheduler import AirflowStack, running_stack, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DAG_ID = "eniscope_daily_sync"
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 SIM_NOW = datetime(2026, 11, 16, 12, tzinfo=UTC)
 # --from-date/--to-date bound the runs' logical dates (= data interval starts, 02:00 UTC): 11-09,
 # 11-10 and 11-11 02:00 fall in [11-09 00:00, 11-12 00:00]; their intervals end 11-10, 11-11, 11-12.
@@ -55,118 +37,12 @@ EXPECTED_ENDS = [datetime(2026, 11, d, 2, tzinfo=UTC) for d in (10, 11, 12)]
 LOOKBACK = 1
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, check: Callable[[], None]) -> Any:
-    """Poll ``condition`` until it returns something truthy; ``check`` fails fast if a process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        check()
-        result = condition()
-        if result:
-            return result
-        time.sleep(1)  # polling interval of a bounded wait, not a synchronisation sleep
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-@dataclass
-class AirflowStack:
-    home: Path
-    env: dict[str, str]
-    metadata_dsn: str
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    logs: list[Any] = field(default_factory=list)
-
-    def cli(self, *args: str, timeout: float = 240) -> str:
-        done = subprocess.run(
-            [AIRFLOW, *args],
-            env=self.env,
-            cwd=self.home,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        assert done.returncode == 0, (
-            f"airflow {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-        )
-        return done.stdout
-
-    def start(self, name: str, *args: str) -> None:
-        out = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop(), after the process
-        self.logs.append(out)
-        self.procs[name] = subprocess.Popen(
-            [AIRFLOW, *args],
-            env=self.env,
-            cwd=self.home,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log_tail(self, name: str, chars: int = 4000) -> str:
-        path = self.home / f"{name}.log"
-        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise AssertionError(f"airflow {name} exited with {proc.returncode}:\n{self.log_tail(name)}")
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.metadata_dsn) as conn:
-            return conn.execute(sql, params).fetchall()
-
-    def stop(self) -> None:
-        # Only the process groups this fixture started (each Popen leads its own session).
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for proc in self.procs.values():
-            # Whatever is left, leaders or the workers they forked, must not outlive the test.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        for out in self.logs:
-            out.close()
-
-
 @pytest.fixture
 def airflow_stack(
     tmp_path: Path, make_database: Callable[[str], str], energy_db_conn: str, eniscope_backfill_sim: Any
 ) -> Iterator[AirflowStack]:
-    home = tmp_path / "airflow-home"
-    home.mkdir()
-    api_port = free_port()
-    metadata_dsn = make_database("af")
-    env = airflow_env(
-        home,
-        metadata_dsn=metadata_dsn,
-        core__execution_api_server_url=f"http://127.0.0.1:{api_port}/execution/",
-        api_auth__jwt_secret="backfill-test-jwt-secret-0123456789",
-        logging__worker_log_server_port=free_port(),
-        scheduler__use_job_schedule=False,
-    )
-    stack = AirflowStack(home=home, env=env, metadata_dsn=metadata_dsn)
-    stack.cli("db", "migrate")
-    assert "Uploaded 1 pool" in stack.cli("pools", "import", str(REPO / "include" / "pools.json"))
-    try:
-        stack.start(
-            "api-server", "api-server", "--apps", "execution", "--host", "127.0.0.1", "--port", str(api_port)
-        )
-        stack.start("dag-processor", "dag-processor")
-        stack.start("scheduler", "scheduler")
+    with running_stack(tmp_path, make_database("af"), "backfill-test-jwt-secret-0123456789") as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Runs WITHOUT a logical date through the real scheduler, and a forced dagrun_timeout (slow).
 
-The stack of ``test_daily_sync_backfill`` (dag-processor, scheduler with LocalExecutor, execution
+The stack of tests/fixtures/scheduler.py (dag-processor, scheduler with LocalExecutor, execution
 API server, PostgreSQL metadata DB) parses the four DAG files plus a probe DAG built from our
 ``default_args``/``run_callbacks`` whose run is stopped by a 10 s ``dagrun_timeout``. Every DAG is
 triggered with ``airflow dags trigger`` and no date, so each run has ``logical_date`` NULL.
@@ -20,10 +20,9 @@ from typing import Any
 
 import pytest
 
-from devtools.airflow_env import airflow_env
 from tests.fixtures.ingest import REPO, small_config
+from tests.fixtures.scheduler import AirflowStack, running_stack, wait_for
 from tests.fixtures.simulator import set_eniscope_conn
-from tests.integration.test_daily_sync_backfill import AirflowStack, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -61,34 +60,18 @@ def stack(
     for dag_id in DAG_IDS:
         (dags / f"{dag_id}.py").symlink_to(REPO / "dags" / f"{dag_id}.py")
     (dags / f"{PROBE_ID}.py").write_text(PROBE)
-    home = tmp_path / "airflow-home"
-    home.mkdir()
-    api_port = free_port()
-    metadata_dsn = make_database("af17")
-    env = airflow_env(
-        home,
-        metadata_dsn=metadata_dsn,
+    with running_stack(
+        tmp_path,
+        make_database("af17"),
+        "operability-test-jwt-secret-0123456789",
         variables={"alert_emails": '["ops@argo.test"]', "report_allow_writer_conn": "true",
                    "report_base_path": f"file://{tmp_path / 'reports'}"},
         core__dags_folder=dags,
-        core__execution_api_server_url=f"http://127.0.0.1:{api_port}/execution/",
-        api_auth__jwt_secret="operability-test-jwt-secret-0123456789",
-        logging__worker_log_server_port=free_port(),
-        scheduler__use_job_schedule=False,
         # A loaded CI machine can take over 30 s to import matplotlib (the report DAG): not a failure here.
         core__dagbag_import_timeout=180,
         dag_processor__dag_file_processor_timeout=300,
-    )
-    s = AirflowStack(home=home, env=env, metadata_dsn=metadata_dsn)
-    s.cli("db", "migrate")
-    s.cli("pools", "import", str(REPO / "include" / "pools.json"))
-    try:
-        s.start("api-server", "api-server", "--apps", "execution", "--host", "127.0.0.1", "--port", str(api_port))
-        s.start("dag-processor", "dag-processor")
-        s.start("scheduler", "scheduler")
+    ) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.mark.timeout(1800)

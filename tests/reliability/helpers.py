@@ -20,7 +20,6 @@ import dataclasses
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ import psycopg
 import pytest
 
 from devtools.airflow_env import airflow_env, postgres_connection, secrets_env
+from devtools.localpg import free_port
 from eniscope_simulator import SimulatorConfig, SiteConfig, default_config
 from tests.fixtures.ingest import READING_COLUMNS, load_dag, small_config
 from tests.fixtures.simulator import sim_conn_json
@@ -68,12 +68,6 @@ RAW_TO_COLUMN = {
     **{f"PF{n}": (f"power_factor_l{n}", 1.0) for n in (1, 2, 3)},
 }
 JWT_SECRET = "reliability-suite-execution-api-jwt-secret-0123456789abcdef0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, poll: float = 0.05) -> Any:
