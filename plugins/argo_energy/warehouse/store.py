@@ -206,8 +206,8 @@ def write_window(
     if fetched < 0:
         raise ValueError(f"fetched must be >= 0, got {fetched}")
     rows = _dedupe_readings(readings, channel_id)
-    outside = [r.ts for r in rows if not start <= r.ts < end]
-    if outside:
+    if rows and not (start <= rows[0].ts and rows[-1].ts < end):  # in time order: the ends bound them all
+        outside = [r.ts for r in rows if not start <= r.ts < end]
         raise ValueError(
             f"channel {channel_id}: {len(outside)} reading(s) outside the window "
             f"[{start.isoformat()}, {end.isoformat()}), first {min(outside).isoformat()}; "
@@ -276,11 +276,12 @@ def write_window(
 
 
 def _marker(channel_id: int, rows: Sequence[Reading]) -> dict[str, Any]:
-    """The named parameters of ``_MARK``: the window's channel, first and last reading time."""
+    """The named parameters of ``_MARK``: the window's channel, first and last reading time
+    (``rows`` as ``_dedupe_readings`` returns them: in time order)."""
     return {
         "channel_id": channel_id,
-        "first": min((r.ts for r in rows), default=None),
-        "last": max((r.ts for r in rows), default=None),
+        "first": rows[0].ts if rows else None,
+        "last": rows[-1].ts if rows else None,
     }
 
 
